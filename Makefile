@@ -1,0 +1,61 @@
+# The README's commands. `make run` serves the app; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+TRANSLATIONS := $(patsubst %.po,%.mo,$(wildcard voting/translations/*/LC_MESSAGES/messages.po))
+# PostgreSQL for the second test run; CI sets it, a newcomer without PostgreSQL can set it empty.
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export FLASK_APP := wsgi
+
+.PHONY: run test test-sqlite test-postgres bench lint format translations extract-messages clean
+
+$(RUNTIME): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(DEV): $(RUNTIME) requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+voting/translations/%/LC_MESSAGES/messages.mo: voting/translations/%/LC_MESSAGES/messages.po $(RUNTIME)
+	$(BIN)/pybabel compile --use-fuzzy -d voting/translations -l $* -i $< -o $@
+
+translations: $(TRANSLATIONS)
+
+## run: set up, migrate, create the admin (and demo) on first start, serve on http://127.0.0.1:5000
+run: $(RUNTIME) translations
+	$(BIN)/flask init-app $(if $(NO_DEMO),--no-demo,)
+	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+## test: the whole suite on SQLite, then on PostgreSQL (TEST_DATABASE_URL)
+test: test-sqlite test-postgres
+
+test-sqlite: $(DEV) translations
+	$(BIN)/python -m pytest
+
+test-postgres: $(DEV) translations
+	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
+	  TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest -m "not browser"; \
+	else echo "TEST_DATABASE_URL is empty: PostgreSQL run skipped"; fi
+
+## bench: the load benchmarks of docs/BENCHMARKS.md (needs wrk)
+bench: $(DEV) translations
+	$(BIN)/python bench/run.py
+
+lint: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(DEV)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+extract-messages: $(DEV)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o voting/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i voting/translations/messages.pot -d voting/translations --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV)

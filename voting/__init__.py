@@ -1,0 +1,128 @@
+"""District People's Congress voting and consultation service."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from voting import config as default_config
+
+
+def create_app(test_config=None):
+    """Create and configure the application."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    load_config(app, test_config)
+    register_extensions(app)
+    register_database_events(app)
+    register_i18n(app)
+    register_errors(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_template_helpers(app)
+    register_security_headers(app)
+    return app
+
+
+def load_config(app, test_config):
+    """Read defaults, instance/config.py, VOTING_* variables, then DATABASE_URL (or the test mapping)."""
+    app.config.from_object(default_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("VOTING")
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    else:
+        app.config.update(test_config)
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        uri = "sqlite:///" + os.path.join(app.instance_path, "voting.db")
+    if uri.startswith("postgresql://") or uri.startswith("postgres://"):
+        # psycopg 3 is the driver we ship.
+        uri = "postgresql+psycopg://" + uri.split("://", 1)[1]
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app)
+
+
+def _instance_secret(app):
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def register_extensions(app):
+    from voting.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+
+def register_database_events(app):
+    from voting.database import configure_engine_events
+    from voting.extensions import db
+
+    with app.app_context():
+        configure_engine_events(db.engine)
+
+
+def register_i18n(app):
+    from voting.i18n import init_i18n
+
+    init_i18n(app)
+
+
+def register_errors(app):
+    from voting.errors import init_error_handlers
+
+    init_error_handlers(app)
+
+
+def register_blueprints(app):
+    from voting.accounts.views import bp as accounts_bp
+    from voting.api.views import bp as api_bp
+    from voting.audit.views import bp as audit_bp
+    from voting.deputies.views import bp as deputies_bp
+    from voting.meetings.views import bp as meetings_bp
+    from voting.web.views import bp as web_bp
+
+    for bp in (web_bp, accounts_bp, deputies_bp, meetings_bp, audit_bp, api_bp):
+        app.register_blueprint(bp)
+
+
+def register_cli(app):
+    from voting.cli import init_cli
+
+    init_cli(app)
+
+
+def register_template_helpers(app):
+    from voting.templating import init_templating
+
+    init_templating(app)
+
+
+def register_security_headers(app):
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        return response

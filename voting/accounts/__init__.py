@@ -1,0 +1,1 @@
+"""Organizer accounts: sign-in, sessions, users and roles."""

@@ -1,0 +1,1 @@
+"""The roster of deputies and the phones bound to them."""

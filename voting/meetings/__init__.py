@@ -1,0 +1,1 @@
+"""Meetings, the big screen and QR sign-in."""

@@ -1,0 +1,9 @@
+"""Every model, imported in one place for migrations and tests."""
+
+from voting.accounts.models import ApiToken, User, UserSession
+from voting.audit.models import AuditEntry, AuditHead
+from voting.deputies.models import Deputy, DeputyDevice
+from voting.meetings.models import Meeting, MeetingMember
+
+__all__ = ["ApiToken", "AuditEntry", "AuditHead", "Deputy", "DeputyDevice", "Meeting", "MeetingMember", "User",
+           "UserSession"]

@@ -1,0 +1,1 @@
+"""The front door: home page and health check."""
