@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 
 def new_token(prefix, nbytes=24):
@@ -28,7 +29,9 @@ def new_activation_code():
 
 def normalize_activation_code(code):
     """Normalize a typed activation code: case, spaces and dashes do not matter."""
-    cleaned = "".join(ch for ch in (code or "").upper() if ch.isalnum())
+    # NFKC folds full-width letters typed with a Chinese input method (ｋ７ｑｘ) to ASCII.
+    folded = unicodedata.normalize("NFKC", code or "").upper()
+    cleaned = "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
     return "-".join(cleaned[i : i + 4] for i in range(0, len(cleaned), 4))
 
 

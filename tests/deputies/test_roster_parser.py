@@ -11,11 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-# voting.auth imports voting.accounts.models, whose package __init__ imports views that import
-# voting.auth again: importing voting.deputies.* first fails with a circular ImportError
-# (see test_pure_module_imports_on_its_own). Importing voting.accounts first avoids the cycle.
-import voting.accounts  # noqa: F401,E402
-from voting.deputies.roster import (  # noqa: E402
+from voting.deputies.roster import (
     ParsedRoster,
     RosterFileError,
     RosterRow,
@@ -101,7 +97,9 @@ def test_header_spellings_are_recognised(header):
 @pytest.mark.parametrize(
     "header, row",
     [
-        pytest.param(("代表团", "手机号码", "姓名", "代表证号"), ("一团", "13800001234", "张三", "1001"), id="reordered"),
+        pytest.param(
+            ("代表团", "手机号码", "姓名", "代表证号"), ("一团", "13800001234", "张三", "1001"), id="reordered"
+        ),
         pytest.param(
             ("序号", "姓名", "性别", "代表证号", "民族", "代表团", "备注"),
             ("1", "张三", "男", "1001", "汉", "一团", "无"),
@@ -133,7 +131,10 @@ def test_phone_column_is_optional():
     ],
 )
 def test_missing_columns(header, missing):
-    for filename, data in (("r.csv", csv_bytes([header, ("张三", "1", "x")])), ("r.xlsx", xlsx_bytes([header, ("张三", "1", "x")]))):
+    for filename, data in (
+        ("r.csv", csv_bytes([header, ("张三", "1", "x")])),
+        ("r.xlsx", xlsx_bytes([header, ("张三", "1", "x")])),
+    ):
         error = file_error(filename, data)
         assert error.code == "missing_columns"
         assert error.params["columns"] == missing
@@ -188,11 +189,6 @@ def test_undecodable_bytes():
     assert file_error("roster.csv", b"\xff\xff\xff\xff").code == "bad_encoding"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="roster.py _read_csv: bare-CR line endings (Excel for Mac 'CSV (Macintosh)') make "
-    "csv.reader raise _csv.Error, which escapes parse_roster instead of a RosterFileError or rows",
-)
 def test_bare_cr_line_endings_do_not_crash():
     data = "姓名,代表证号,代表团\r张三,1001,一团\r".encode()
     result = parse_or_file_error("roster.csv", data)
@@ -200,11 +196,6 @@ def test_bare_cr_line_endings_do_not_crash():
         assert [(r.name, r.number) for r in result.rows] == [("张三", "1001")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="roster.py _read_csv: an unclosed quote swallowing >128 KiB makes csv.reader raise "
-    "_csv.Error('field larger than field limit'), which escapes parse_roster",
-)
 def test_unclosed_quote_in_big_csv_does_not_crash():
     data = ('姓名,代表证号,代表团\n"' + "x" * 200_000).encode()
     result = parse_or_file_error("roster.csv", data)
@@ -213,11 +204,6 @@ def test_unclosed_quote_in_big_csv_does_not_crash():
         assert result.rows == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="roster.py _read_csv picks the separator from the first line only; a tab-separated "
-    "file whose first line is a title without tabs is read as comma-separated -> missing_columns",
-)
 def test_tab_separated_with_plain_title_line():
     data = "2024年代表名单\n姓名\t代表证号\t代表团\n张三\t1001\t一团\n".encode()
     result = parse_roster("roster.csv", data)
@@ -279,9 +265,7 @@ def test_short_rows_are_padded():
         pytest.param(("\u3000 ", "1001", "一团", ""), [("name", "required")], id="blank-name"),
         pytest.param(("张三", "", "一团", ""), [("number", "required")], id="empty-number"),
         pytest.param(("张三", "1001", "", ""), [("delegation", "required")], id="empty-delegation"),
-        pytest.param(
-            ("", "", "一团", "13800001234"), [("name", "required"), ("number", "required")], id="two-missing"
-        ),
+        pytest.param(("", "", "一团", "13800001234"), [("name", "required"), ("number", "required")], id="two-missing"),
     ],
 )
 def test_required_values(row, expected_errors):
@@ -427,7 +411,9 @@ def test_duplicate_number_names_both_rows():
 
 
 def test_duplicate_number_after_trimming_and_number_cells():
-    data = xlsx_bytes([HEADER, ["张三", 1001, "一团", None], ["李四", " 1001 ", "一团", None], ["王五", 1001.0, "一团", None]])
+    data = xlsx_bytes(
+        [HEADER, ["张三", 1001, "一团", None], ["李四", " 1001 ", "一团", None], ["王五", 1001.0, "一团", None]]
+    )
     result = parse_roster("roster.xlsx", data)
     assert [r.line for r in result.rows] == [2]
     assert [(e.line, e.code, e.value) for e in result.errors] == [
@@ -450,12 +436,6 @@ def test_names_are_trimmed(cell, expected):
     assert [(r.name, r.delegation) for r in result.rows] == [(expected, "一团")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="roster.py _cell_text turns a full-width space inside a name into an ASCII space: "
-    "'王\\u3000五' (two-character name padded for alignment, common in Chinese rosters) "
-    "becomes '王 五' instead of '王五'",
-)
 def test_full_width_space_inside_chinese_name_is_removed():
     result = parse_both([HEADER, ("王\u3000五", "1001", "一团", "")])
     assert [r.name for r in result.rows] == ["王五"]
@@ -541,12 +521,6 @@ def _with_damaged_sheet_stream():
     return bytes(data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="roster.py _read_xlsx: read_only openpyxl parses the sheet lazily, outside the try; "
-    "a broken sheet XML raises xml.etree.ElementTree.ParseError and a damaged deflate stream "
-    "raises zlib.error / BadZipFile instead of RosterFileError('bad_xlsx')",
-)
 @pytest.mark.parametrize(
     "make",
     [
@@ -595,15 +569,10 @@ def test_rows_with_errors_count_toward_max_rows():
 # --- packaging ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="circular import: voting/auth.py imports voting.accounts.models, so "
-    "voting/accounts/__init__.py runs and imports views, which import voting.auth (directly or "
-    "via voting.audit) while it is half-initialised; importing voting.deputies.* or "
-    "voting.meetings.* first raises ImportError",
-)
 @pytest.mark.parametrize("module", ["voting.deputies.roster", "voting.meetings.rules", "voting.meetings.checkin_codes"])
 def test_pure_module_imports_on_its_own(module):
+    # Regression: a voting.auth <-> voting.accounts import cycle once made these fail when
+    # imported first, outside an app.
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run(
         [sys.executable, "-c", f"import {module}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

@@ -2,9 +2,7 @@
 
 import pytest
 
-# Work around the voting.auth <-> voting.accounts import cycle (see test_roster_parser.py).
-import voting.accounts  # noqa: F401,E402
-from voting.meetings.rules import Attendance, attendance, quorum_required  # noqa: E402
+from voting.meetings.rules import Attendance, attendance, quorum_required
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ matched the way organizers write them (姓名, 代表证号, 代表团, 手机�
 import csv
 import io
 import re
+import zlib
+from xml.etree import ElementTree
 from dataclasses import dataclass, field
 
 # Column -> header spellings seen in real rosters (compared after normalising, see _norm_header).
@@ -66,13 +68,17 @@ def _norm_header(value):
 _HEADER_LOOKUP = {_norm_header(h): col for col, names in HEADERS.items() for h in names}
 
 
+_CJK_PADDING = re.compile(r"(?<=[\u3400-\u9fff])[ \u3000]+(?=[\u3400-\u9fff])")
+
+
 def _cell_text(value):
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    # Full-width spaces and stray whitespace are common in pasted names.
-    return str(value).replace("\u3000", " ").strip()
+    # Full-width spaces and stray whitespace are common in pasted cells; spaces between Chinese
+    # characters only pad a two-character name for alignment (王　五).
+    return _CJK_PADDING.sub("", str(value).replace("\u3000", " ").strip())
 
 
 def read_table(filename, data):
@@ -92,13 +98,18 @@ def _read_xlsx(data):
 
     from openpyxl import load_workbook
 
+    # A damaged workbook can fail while opening or, for read-only workbooks that parse sheets
+    # lazily, while reading rows.
+    damaged = (ElementTree.ParseError, zlib.error, BadZipFile, KeyError, ValueError, OSError, IndexError)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (BadZipFile, KeyError, ValueError, OSError):
+    except damaged:
         raise RosterFileError("bad_xlsx") from None
     try:
         sheet = workbook.worksheets[0]
         return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    except damaged:
+        raise RosterFileError("bad_xlsx") from None
     finally:
         workbook.close()
 
@@ -112,9 +123,16 @@ def _read_csv(data):
             continue
     else:
         raise RosterFileError("bad_encoding")
-    first_line = text.split("\n", 1)[0]
-    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
-    return [[_cell_text(v) for v in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    # Guess the separator from the busiest of the first lines: a title line above the header has none.
+    head = text.splitlines()[:10]
+    tabs = max((line.count("\t") for line in head), default=0)
+    commas = max((line.count(",") for line in head), default=0)
+    delimiter = "\t" if tabs > commas else ","
+    try:
+        # splitlines() also accepts the bare CR line ends that Excel for Mac writes.
+        return [[_cell_text(v) for v in row] for row in csv.reader(text.splitlines(), delimiter=delimiter)]
+    except csv.Error:
+        raise RosterFileError("bad_csv") from None
 
 
 def map_header(header):
