@@ -3,11 +3,16 @@
 import os
 import threading
 
+from reportlab import rl_config
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 CJK_FONT_NAME = "WQY"
 DEFAULT_CJK_FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+
+# ASCII85 only makes binary streams a quarter larger and slower to write; every PDF reader
+# takes them as they are. The setting is process-wide, like the font registry below.
+rl_config.useA85 = 0
 
 # reportlab's font registry is process-wide, so registration happens once per process.
 _registered = False

@@ -1,6 +1,6 @@
 """QR codes as a module matrix, a standalone SVG, or rectangles on a reportlab canvas."""
 
-from itertools import groupby
+import re
 from xml.sax.saxutils import quoteattr
 
 import qrcode
@@ -13,12 +13,12 @@ _MASK_PATTERN = 0
 # Quiet zone, in modules, around the code on printed cards; the card margin adds to it.
 _PRINT_QUIET_ZONE = 2
 
+_DARK_RUN = re.compile(rb"\x01+")
+
 
 def qr_matrix(data: str) -> list[list[bool]]:
     """Return the QR modules for ``data`` as rows of booleans, True for dark, with no border."""
-    code = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M, border=0, mask_pattern=_MASK_PATTERN
-    )
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0, mask_pattern=_MASK_PATTERN)
     code.add_data(data)
     code.make(fit=True)
     return code.get_matrix()
@@ -27,21 +27,16 @@ def qr_matrix(data: str) -> list[list[bool]]:
 def _dark_runs(matrix):
     """Yield ``(x, y, length)`` for each horizontal run of dark modules."""
     for y, row in enumerate(matrix):
-        x = 0
-        for dark, run in groupby(row):
-            length = sum(1 for _ in run)
-            if dark:
-                yield x, y, length
-            x += length
+        # As bytes a row is 0s and 1s, so the regex engine finds the runs at C speed.
+        for run in _DARK_RUN.finditer(bytes(row)):
+            yield run.start(), y, run.end() - run.start()
 
 
 def qr_svg(data: str, *, quiet_zone=4, title: str | None = None) -> str:
     """Return a standalone SVG of the QR code for ``data``, sized by CSS through its viewBox."""
     matrix = qr_matrix(data)
     side = len(matrix) + 2 * quiet_zone
-    path = "".join(
-        f"M{x + quiet_zone} {y + quiet_zone}h{length}v1h-{length}z" for x, y, length in _dark_runs(matrix)
-    )
+    path = "".join(f"M{x + quiet_zone} {y + quiet_zone}h{length}v1h-{length}z" for x, y, length in _dark_runs(matrix))
     # Without a title the code is decorative: the page around it says what it is for.
     label = f'role="img" aria-label={quoteattr(title)}' if title is not None else 'aria-hidden="true"'
     return (
