@@ -14,5 +14,13 @@ timeout = 60
 graceful_timeout = 20
 accesslog = os.environ.get("VOTING_ACCESS_LOG") or None
 errorlog = "-"
-# Behind a reverse proxy on the same host, trust its X-Forwarded-* headers.
-forwarded_allow_ips = os.environ.get("VOTING_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_request(worker, req, environ, resp):
+    """Let other connections run after each request on a gevent worker."""
+    # gevent switches greenlets only when a socket would block: a client that sends its next
+    # request at once keeps its keep-alive connection's greenlet running and starves the rest.
+    if worker_class == "gevent":
+        import gevent
+
+        gevent.sleep(0)

@@ -18,6 +18,7 @@ def create_app(test_config=None):
         static_folder="../static",
     )
     load_config(app, test_config)
+    register_proxy(app)
     register_extensions(app)
     register_database_events(app)
     register_i18n(app)
@@ -58,6 +59,15 @@ def _instance_secret(app):
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def register_proxy(app):
+    """Trust the X-Forwarded-* headers of PROXY_COUNT reverse proxies (client address, scheme, host)."""
+    count = int(app.config.get("PROXY_COUNT") or 0)
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def register_extensions(app):

@@ -58,3 +58,9 @@ def current_deputy_device():
         if g.deputy_device is not None:
             g.rate_limit_key = f"device:{g.deputy_device.id}"
     return g.deputy_device
+
+
+def device_rate_limit_key():
+    """Key a rate limit on the bound phone: a whole hall reaches us from one NAT address."""
+    device = current_deputy_device()
+    return f"device:{device.id}" if device is not None else f"addr:{request.remote_addr}"

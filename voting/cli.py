@@ -1,9 +1,11 @@
 """Command-line tasks: ``flask --app wsgi <command>``."""
 
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -16,8 +18,8 @@ from voting.extensions import db
 
 
 def init_cli(app):
-    for command in (init_app_command, create_user_command, create_token_command, audit_verify_command,
-                    backup_command, seed_demo_command):
+    for command in (init_app_command, create_user_command, create_token_command, revoke_tokens_command,
+                    audit_verify_command, backup_command, seed_demo_command):
         app.cli.add_command(command)
 
 
@@ -93,18 +95,59 @@ def create_token_command(username, name):
     click.echo(token)
 
 
+@click.command("revoke-tokens")
+@click.argument("username")
+def revoke_tokens_command(username):
+    """Revoke every API token of USERNAME."""
+    from voting.accounts.operations import revoke_api_tokens
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"No user {username!r}.")
+    count = revoke_api_tokens(None, user)
+    db.session.commit()
+    click.echo(f"Revoked {count} API tokens of {username}.")
+
+
+def _parse_anchor(_ctx, _param, value):
+    if value is None:
+        return None
+    seq, _, entry_hash = value.partition(":")
+    if not seq.isdigit() or len(entry_hash) != 64:
+        raise click.BadParameter("expected SEQ:HASH as printed by an earlier audit-verify")
+    return int(seq), entry_hash
+
+
 @click.command("audit-verify")
-def audit_verify_command():
+@click.option("--anchor", callback=_parse_anchor, metavar="SEQ:HASH",
+              help="An entry and hash printed by an earlier check; it must still be there, unchanged.")
+def audit_verify_command(anchor):
     """Check the audit log's hash chain; exit 1 if an entry was changed or deleted."""
     from voting.audit.operations import verify
 
-    problems = verify()
+    problems = verify(anchor)
     if problems:
         for problem in problems:
             click.echo(f"TAMPERED: {problem}", err=True)
         sys.exit(1)
     count = db.session.scalar(select(func.count()).select_from(AuditEntry))
     click.echo(f"Audit log intact: {count} entries verified.")
+    last = db.session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
+    if last is not None:
+        # Kept outside the database, this lets a later check notice the newest entries being cut off.
+        click.echo(f"Note down to check later with --anchor: {last.seq}:{last.entry_hash}")
+
+
+def _sqlite_backup(database, target):
+    if not database or not Path(database).is_file():
+        raise click.ClickException(f"The database file {database!r} does not exist.")
+    # SQLite's online backup copies a consistent snapshot while the service keeps running.
+    try:
+        with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(target)) as dest:
+            source.backup(dest)
+    except sqlite3.Error as error:
+        target.unlink(missing_ok=True)
+        raise click.ClickException(f"Backup failed: {error}") from None
 
 
 @click.command("backup")
@@ -115,21 +158,19 @@ def backup_command(path):
     target = Path(path)
     if target.exists():
         raise click.ClickException(f"{path} exists; choose a new file name.")
+    if not target.parent.is_dir():
+        raise click.ClickException(f"The folder {target.parent} does not exist.")
     if url.get_backend_name() == "sqlite":
-        # SQLite's online backup copies a consistent snapshot while the service keeps running.
-        source = sqlite3.connect(url.database)
-        dest = sqlite3.connect(target)
-        with dest:
-            source.backup(dest)
-        dest.close()
-        source.close()
+        _sqlite_backup(url.database, target)
     elif url.get_backend_name() == "postgresql":
         pg_dump = shutil.which("pg_dump")
         if pg_dump is None:
             raise click.ClickException("pg_dump not found; install the PostgreSQL client (postgresql-client).")
-        plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        # The password goes through the environment: a command line is visible to every local user.
+        plain = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+        env = {**os.environ, "PGPASSWORD": url.password} if url.password else None
         result = subprocess.run([pg_dump, "--format=custom", "--file", str(target), plain], check=False,
-                                capture_output=True, text=True)
+                                capture_output=True, text=True, env=env)
         if result.returncode != 0:
             raise click.ClickException(f"pg_dump failed: {result.stderr.strip()}")
     else:

@@ -49,6 +49,9 @@ RATELIMIT_LOGIN = "10 per minute"
 RATELIMIT_ACTIVATION = "30 per minute"
 RATELIMIT_CHECKIN = "30 per minute"
 
+# Reverse proxies in front of the app (nginx): how many to trust for X-Forwarded-For/-Proto/-Host.
+PROXY_COUNT = 0
+
 # Cookies.
 SESSION_COOKIE_NAME = "voting_session"
 SESSION_COOKIE_HTTPONLY = True

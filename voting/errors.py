@@ -112,8 +112,10 @@ def init_error_handlers(app):
             message = _l("The upload is too large (limit %(mb)s MB).", mb=limit_mb)
         if error.code == 429:
             message = _l("Too many requests (%(limit)s). Please wait a moment and try again.", limit=error.description)
-        response = error_response(DomainError(message, code=code, status=error.code))
-        return response
+        body, status = error_response(DomainError(message, code=code, status=error.code))
+        # Keep the headers the status promises, e.g. Allow on a 405.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def handle_unexpected(error):

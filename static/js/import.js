@@ -19,7 +19,7 @@
       ul.className = "errors";
       details.forEach(function (d) {
         var li = document.createElement("li");
-        li.textContent = (d.row ? text.row + " " + d.row + ": " : "") + d.message;
+        li.textContent = (d.row ? text.row.replace("{row}", d.row) + ": " : "") + d.message;
         ul.appendChild(li);
       });
       result.appendChild(ul);

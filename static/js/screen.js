@@ -1,21 +1,25 @@
-// The big screen: refresh the QR code and the counts twice a second, without reloading.
+// Live attendance: refresh the counts (and, on the big screen, the QR code) twice a second without reloading.
 (function () {
   "use strict";
-  var root = document.getElementById("screen");
-  if (!root) return;
-  var url = root.dataset.url, lastCode = null, failures = 0;
+  var root = document.querySelector("[data-live]");
+  if (!root || !window.fetch) return;
+  var url = root.dataset.live, lastCode = null, failures = 0;
   var qr = document.getElementById("qr"), caption = document.getElementById("qr-caption");
-  var status = document.getElementById("status"), quorum = root.querySelector("[data-quorum]");
+  var status = root.querySelector("[data-status]"), quorum = root.querySelector("[data-quorum]");
 
   function render(s) {
     ["expected", "present", "on_leave", "not_arrived"].forEach(function (key) {
       var el = root.querySelector('[data-count="' + key + '"]');
       if (el && el.textContent !== String(s[key])) el.textContent = s[key];
     });
-    quorum.className = "quorum " + (s.quorum_met ? "met" : "unmet");
-    quorum.textContent = (s.quorum_met ? root.dataset.quorumMet : root.dataset.quorumUnmet) +
+    var text = (s.quorum_met ? root.dataset.quorumMet : root.dataset.quorumUnmet) +
       " (" + root.dataset.need.replace("{n}", s.quorum_required) + ")";
-    if (s.code !== lastCode) {
+    // Rewriting unchanged text would make screen readers announce it again.
+    if (quorum.textContent !== text) {
+      quorum.textContent = text;
+      quorum.className = "quorum " + (s.quorum_met ? "met" : "unmet");
+    }
+    if (qr && s.code !== lastCode) {
       lastCode = s.code;
       // The SVG is built by the server from the sign-in URL alone; no user text is in it.
       qr.innerHTML = s.qr_svg || "";

@@ -119,6 +119,15 @@ def create_api_token(actor, user, name=""):
     return token
 
 
+def revoke_api_tokens(actor, user):
+    """Revoke every API token of ``user`` (an integration's token leaked or is no longer needed)."""
+    count = db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    ).rowcount
+    record(actor_label(actor), "api_token.revoke", "user", user.id, tokens=count)
+    return count
+
+
 def user_for_api_token(token):
     """Return the active user owning a live API token, or None."""
     row = db.session.scalar(

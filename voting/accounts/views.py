@@ -20,17 +20,24 @@ bp = Blueprint("accounts", __name__)
 
 def _safe_next(target):
     """Only follow ``next=`` to a path on this site."""
-    if not target:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read a backslash as a slash and drop tabs and newlines, so "/\\evil.com" and
+    # "/\t/evil.com" would leave the site.
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 for ch in target):
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc:
         return None
     return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"],
-               key_func=lambda: "login:" + (request.form.get("username") or "").strip().lower())
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_LOGIN"],
+    methods=["POST"],
+    key_func=lambda: "login:" + (request.form.get("username") or "").strip().lower(),
+)
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -80,8 +87,9 @@ def users():
     form = UserForm()
     new_password = None
     if form.validate_on_submit():
-        user, new_password = operations.create_user(current_user, form.username.data, form.display_name.data,
-                                                    form.role.data)
+        user, new_password = operations.create_user(
+            current_user, form.username.data, form.display_name.data, form.role.data
+        )
         db.session.commit()
         flash(_("Account %(name)s created. Give them the one-time password below.", name=user.username), "success")
         form = UserForm(formdata=None)

@@ -144,8 +144,7 @@ def operation(bp, rule, method, operation_id, *, summary, tag, auth="organizer",
             path_params=re.findall(r"<(?:(\w+):)?(\w+)>", rule),
         )
 
-        def view(**path_params):
-            _authenticate(op)
+        def run(**path_params):
             kwargs = dict(path_params)
             if op.request_model is not None:
                 kwargs["body"] = _parse_body(op)
@@ -157,9 +156,17 @@ def operation(bp, rule, method, operation_id, *, summary, tag, auth="organizer",
                 result = result.model_dump(mode="json")
             return jsonify(result), op.status
 
-        view.__name__ = operation_id
+        run.__name__ = operation_id
         for extra in decorators:
-            view = extra(view)
+            run = extra(run)
+
+        def view(**path_params):
+            # Authenticate before the decorators (rate limits) run, so that they are keyed on the
+            # device or account: a whole hall shares one network address.
+            _authenticate(op)
+            return run(**path_params)
+
+        view.__name__ = operation_id
         bp.add_url_rule(rule, endpoint=operation_id, view_func=view, methods=[op.method])
         OPERATIONS.append(op)
         return func
@@ -220,6 +227,7 @@ def openapi_document(server_url="/"):
                     "schema": {"type": "object", "required": [op.upload_field],
                                "properties": {op.upload_field: {"type": "string", "format": "binary",
                                                                 "description": "An .xlsx or .csv file."}}},
+                    "example": {op.upload_field: _UPLOAD_EXAMPLE},
                 }},
             }
         success = {"description": "Success."}
@@ -260,6 +268,10 @@ def openapi_document(server_url="/"):
             },
         },
     }
+
+
+# A roster as organizers write it: Chinese headers, phone optional (CSV shown; .xlsx has the same columns).
+_UPLOAD_EXAMPLE = "姓名,代表证号,代表团,手机号码\n张三,A001,城关街道代表团,13800138000\n李四,A002,城关街道代表团,\n"
 
 
 def _example(model):

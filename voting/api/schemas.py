@@ -58,10 +58,18 @@ class ActivateIn(BaseModel):
     activation_code: str = Field(min_length=1, max_length=40)
 
 
+class DeputyRef(BaseModel):
+    model_config = _examples({"id": 1, "number": "A001", "name": "张三"})
+    id: int
+    number: str
+    name: str
+
+
 class ActivateOut(BaseModel):
-    model_config = _examples({"device_token": "vtd_3q2…", "deputy": {"id": 1, "number": "A001", "name": "张三"}})
+    model_config = _examples({"device_token": "vtd_3q2…", "deputy": DeputyRef.model_config["json_schema_extra"]
+                              ["examples"][0]})
     device_token: str = Field(description="Bearer token of this phone; keep it secret.")
-    deputy: dict
+    deputy: DeputyRef
 
 
 class AttendanceCounts(BaseModel):
@@ -103,8 +111,10 @@ class MeetingIn(BaseModel):
                               "starts_at": "2027-01-10T09:00:00+08:00"})
     title: str = Field(min_length=1, max_length=200)
     location: str = Field("", max_length=200)
-    starts_at: datetime | None = None
-    delegations: list[str] | None = Field(None, description="Expect only these delegations (default: everyone).")
+    starts_at: datetime | None = Field(None, description="With an offset, or else in the service's time zone "
+                                                        "(Asia/Shanghai by default).")
+    delegations: list[str] | None = Field(None, min_length=1,
+                                          description="Expect only these delegations (default: everyone).")
     quorum_numerator: int = Field(2, ge=1, le=100)
     quorum_denominator: int = Field(3, ge=1, le=100)
 
@@ -197,6 +207,18 @@ class AuditQuery(BaseModel):
     action: str | None = Field(None, max_length=64)
     offset: int = Field(0, ge=0)
     limit: int = Field(100, ge=1, le=1000)
+
+
+class OpenApiDocument(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "openapi": "3.1.0", "info": {"title": "District People's Congress voting and consultation API",
+                                     "version": "1.0.0"},
+        "paths": {}, "components": {},
+    }]}, extra="allow")
+    openapi: str
+    info: dict
+    paths: dict
+    components: dict
 
 
 class Pong(BaseModel):

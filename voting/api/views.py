@@ -1,9 +1,10 @@
 """API operations for the roster, meetings, sign-in and the audit log."""
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -27,9 +28,11 @@ def _limit(setting):
     return limiter.limit(lambda: current_app.config[setting])
 
 
-@bp.get("/openapi.json")
+@operation(bp, "/openapi.json", "GET", "getOpenApiDocument", summary="This API's OpenAPI 3.1 document.",
+           tag="service", auth="public", response_model=s.OpenApiDocument)
 def openapi():
-    return jsonify(openapi_document(request.host_url.rstrip("/")))
+    """Generated from the operations' declarations, so it always matches the code."""
+    return openapi_document(request.host_url.rstrip("/"))
 
 
 @operation(bp, "/ping", "GET", "ping", summary="Check the service is up (no database).", tag="service",
@@ -85,7 +88,8 @@ def issue_activation_code(deputy_id):
 def activate_deputy(body):
     """Use up the card's code and return this phone's device token, its bearer token from now on."""
     deputy, token = deputies.activate(body.activation_code, request.user_agent.string)
-    return s.ActivateOut(device_token=token, deputy={"id": deputy.id, "number": deputy.number, "name": deputy.name})
+    return s.ActivateOut(device_token=token,
+                         deputy=s.DeputyRef(id=deputy.id, number=deputy.number, name=deputy.name))
 
 
 # -- meetings ---------------------------------------------------------------------------------
@@ -115,8 +119,12 @@ def _member_out(member, deputy):
            request_model=s.MeetingIn, response_model=s.MeetingOut, status=201)
 def create_meeting(body):
     """Its expected deputies (应到) are the active roster, or the delegations named."""
-    starts_at = body.starts_at.astimezone(UTC).replace(tzinfo=None) if body.starts_at and body.starts_at.tzinfo \
-        else body.starts_at
+    starts_at = body.starts_at
+    if starts_at is not None:
+        if starts_at.tzinfo is None:
+            # A time without an offset is local time, as organizers type it in the web form.
+            starts_at = starts_at.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+        starts_at = starts_at.astimezone(UTC).replace(tzinfo=None)
     meeting = meetings.create_meeting(g.api_user, body.title, body.location, starts_at, body.delegations,
                                       (body.quorum_numerator, body.quorum_denominator))
     return _meeting_out(meeting)
@@ -167,8 +175,6 @@ def get_checkin_code(meeting_id):
 
 
 def _code_out(current):
-    from datetime import datetime
-
     def stamp(ts):
         return isoformat_utc(datetime.fromtimestamp(ts, UTC).replace(tzinfo=None))
 

@@ -56,14 +56,24 @@ def record(actor, action, object_type, object_id, **details):
     return entry
 
 
-def verify():
-    """Check the whole chain; return a list of problems (empty when the log is intact)."""
+def verify(anchor=None):
+    """Check the whole chain; return a list of problems (empty when the log is intact).
+
+    The chain alone cannot show that its newest entries were cut off together with the head row.
+    ``anchor`` (seq, entry hash), noted down from an earlier check, closes that gap: that entry
+    must still be there, unchanged.
+    """
     key = _audit_key()
     problems = []
     expected_prev = GENESIS_HASH
     expected_seq = 1
+    anchor_found = False
     rows = db.session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()
     for entry in rows:
+        if anchor is not None and entry.seq == anchor[0]:
+            anchor_found = True
+            if not hmac.compare_digest(entry.entry_hash, anchor[1]):
+                problems.append(f"entry {entry.seq}: differs from the noted hash")
         if entry.seq != expected_seq:
             problems.append(f"entry {expected_seq} is missing (next entry found is {entry.seq})")
         if entry.prev_hash != expected_prev:
@@ -76,6 +86,8 @@ def verify():
             problems.append(f"entry {entry.seq}: content was changed")
         expected_prev = entry.entry_hash
         expected_seq = entry.seq + 1
+    if anchor is not None and not anchor_found:
+        problems.append(f"entry {anchor[0]} (the noted entry) is missing")
     head = db.session.get(AuditHead, 1)
     if head is None:
         problems.append("the chain head is missing")

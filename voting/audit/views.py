@@ -23,5 +23,12 @@ def index():
         select(AuditEntry).order_by(AuditEntry.seq.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).all()
     problems = verify() if request.args.get("verify") else None
-    return render_template("audit/index.html", entries=entries, total=total, page=page, page_size=PAGE_SIZE,
-                           problems=problems, loads=json.loads)
+    return render_template(
+        "audit/index.html",
+        entries=entries,
+        total=total,
+        page=page,
+        page_size=PAGE_SIZE,
+        problems=problems,
+        loads=json.loads,
+    )

@@ -34,6 +34,7 @@ _FILE_MESSAGES = {
     "unknown_type": _l("Upload an Excel (.xlsx) or CSV (.csv) file."),
     "bad_xlsx": _l("This file is not a readable Excel (.xlsx) workbook."),
     "bad_encoding": _l("The CSV file is neither UTF-8 nor GBK text."),
+    "bad_csv": _l("The CSV file is damaged (for example a quote that is never closed)."),
     "empty": _l("The file contains no deputies."),
     "too_many_rows": _l("The file has more than %(limit)s rows."),
     "missing_columns": _l("Required columns are missing: %(columns)s. The first row must name the columns, "
@@ -54,7 +55,15 @@ def _file_error(error):
     if "columns" in params:
         params["columns"] = "、".join(str(COLUMN_LABELS[c]) for c in params["columns"])
     message = _FILE_MESSAGES[error.code] % params if params else _FILE_MESSAGES[error.code]
-    return Invalid(message, code=f"roster_{error.code}")
+    details = None
+    if error.code == "missing_columns":
+        # Name each missing column and show the headers the file does have, so the organizer can rename one.
+        found = "、".join(error.params.get("found", [])) or "-"
+        details = [{"row": None, "column": column, "code": "missing_column",
+                    "message": str(_l("Column %(column)s is missing (the file's columns: %(found)s).",
+                                      column=COLUMN_LABELS[column], found=found))}
+                   for column in error.params["columns"]]
+    return Invalid(message, code=f"roster_{error.code}", details=details)
 
 
 def import_roster(actor, filename, data, progress=None):
@@ -106,9 +115,11 @@ def get_deputy(deputy_id):
 def list_deputies(search=None, delegation=None, offset=0, limit=100):
     """Return (deputies, total) ordered by delegation and number."""
     query = select(Deputy)
+    search = (search or "").strip()
     if search:
-        pattern = f"%{search.strip()}%"
-        query = query.where(Deputy.name.like(pattern) | Deputy.number.like(pattern))
+        # A typed % or _ is part of the name, not a wildcard.
+        query = query.where(Deputy.name.contains(search, autoescape=True)
+                            | Deputy.number.contains(search, autoescape=True))
     if delegation:
         query = query.where(Deputy.delegation == delegation)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))

@@ -9,6 +9,7 @@ from voting.deputies import operations
 from voting.deputies.forms import ActivationForm, DeputyForm, ImportForm
 from voting.errors import DomainError, Invalid
 from voting.extensions import db, limiter
+from voting.tokens import normalize_activation_code
 from voting.urls import public_url
 
 bp = Blueprint("deputies", __name__)
@@ -22,8 +23,16 @@ def index():
     search = request.args.get("q", "").strip()[:100]
     delegation = request.args.get("delegation", "").strip()[:100]
     rows, total = operations.list_deputies(search, delegation, (page - 1) * PAGE_SIZE, PAGE_SIZE)
-    return render_template("deputies/index.html", deputies=rows, total=total, page=page, page_size=PAGE_SIZE,
-                           search=search, delegation=delegation, delegations=operations.delegations())
+    return render_template(
+        "deputies/index.html",
+        deputies=rows,
+        total=total,
+        page=page,
+        page_size=PAGE_SIZE,
+        search=search,
+        delegation=delegation,
+        delegations=operations.delegations(),
+    )
 
 
 @bp.route("/deputies/import", methods=["GET", "POST"])
@@ -58,8 +67,15 @@ def edit(deputy_id):
     form = DeputyForm(obj=deputy)
     if form.validate_on_submit():
         try:
-            deputy = operations.save_deputy(current_user, deputy, form.number.data, form.name.data,
-                                            form.delegation.data, form.phone.data, form.active.data)
+            deputy = operations.save_deputy(
+                current_user,
+                deputy,
+                form.number.data,
+                form.name.data,
+                form.delegation.data,
+                form.phone.data,
+                form.active.data,
+            )
         except DomainError as error:
             form.form_errors.append(str(error.message))
         else:
@@ -76,8 +92,9 @@ def issue_card(deputy_id):
     deputy = operations.get_deputy(deputy_id)
     code = operations.issue_activation_code(current_user, deputy)
     db.session.commit()
-    response = make_response(render_template("deputies/card.html", deputy=deputy, code=code,
-                                             url=public_url("deputies.activate", code=code)))
+    response = make_response(
+        render_template("deputies/card.html", deputy=deputy, code=code, url=public_url("deputies.activate", code=code))
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -101,20 +118,31 @@ def cards():
     scope = request.form.get("scope", "missing")
     issued = operations.issue_activation_codes(current_user, scope)
     if not issued:
-        flash(_("Every active deputy already has a card or a bound phone. Choose “all” to re-issue every card."),
-              "info")
+        flash(
+            _("Every active deputy already has a card or a bound phone. Choose “all” to re-issue every card."), "info"
+        )
         return redirect(url_for("deputies.cards"))
     pdf = build_activation_cards(
-        [{"name": d.name, "number": d.number, "delegation": d.delegation, "code": code,
-          "url": public_url("deputies.activate", code=code)} for d, code in issued],
+        [
+            {
+                "name": d.name,
+                "number": d.number,
+                "delegation": d.delegation,
+                "code": code,
+                "url": public_url("deputies.activate", code=code),
+            }
+            for d, code in issued
+        ],
         title=_("Activation cards"),
         labels={
             "heading": _("Deputy phone activation card"),
             "number": _("Deputy number"),
             "delegation": _("Delegation"),
             "code": _("Activation code"),
-            "instructions": _("Scan the QR code with your own phone (WeChat's scanner works) and follow the "
-                              "prompt. The card works once; keep it safe."),
+            "instructions": _(
+                "Scan the QR code with your own phone (WeChat's scanner works) and follow the "
+                "prompt. The card works once; keep it safe."
+            ),
             "page": _("Page %(page)s"),
         },
     )
@@ -135,30 +163,50 @@ def activate(code):
     """Show whose card this is and ask to bind this phone (GET changes nothing)."""
     form = ActivationForm(code=code)
     deputy = error = None
+    status = 200
     if code or form.validate_on_submit():
         try:
             deputy = operations.deputy_for_activation_code(form.code.data)
         except DomainError as exc:
             error = exc
-    status = error.status if error else 200
-    return render_template("deputies/activate.html", form=form, deputy=deputy, error=error,
-                           bound=current_deputy_device()), status
+            status = exc.status
+    elif form.errors:
+        status = 400
+    return render_template(
+        "deputies/activate.html", form=form, deputy=deputy, error=error, bound=current_deputy_device()
+    ), status
+
+
+def _activation_rate_limit_key():
+    # Per card, not per address: deputies bind their phones together, behind one NAT address.
+    # Guessing is no concern (a code has 79 random bits); hammering one card is.
+    return "activate:" + normalize_activation_code(request.view_args.get("code"))
 
 
 @bp.post("/a/<code>")
-@limiter.limit(lambda: current_app.config["RATELIMIT_ACTIVATION"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_ACTIVATION"], key_func=_activation_rate_limit_key)
 def bind_phone(code):
     """Bind this phone to the card's deputy and remember it in a long-lived cookie."""
     try:
         deputy, token = operations.activate(code, request.user_agent.string)
     except DomainError as error:
-        return render_template("deputies/activate.html", form=ActivationForm(code=code), deputy=None,
-                               error=error, bound=current_deputy_device()), error.status
+        return render_template(
+            "deputies/activate.html",
+            form=ActivationForm(code=code),
+            deputy=None,
+            error=error,
+            bound=current_deputy_device(),
+        ), error.status
     db.session.commit()
     response = redirect(url_for("deputies.me"))
-    response.set_cookie(current_app.config["DEVICE_COOKIE_NAME"], token,
-                        max_age=current_app.config["DEPUTY_DEVICE_DAYS"] * 24 * 3600, httponly=True,
-                        samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    response.set_cookie(
+        current_app.config["DEVICE_COOKIE_NAME"],
+        token,
+        max_age=current_app.config["DEPUTY_DEVICE_DAYS"] * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
     flash(_("This phone is now bound to %(name)s.", name=deputy.name), "success")
     return response
 

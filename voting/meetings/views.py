@@ -8,13 +8,15 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, render_templ
 from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from wtforms import SelectChoice
 
-from voting.auth import current_deputy_device, roles_required
+from voting.auth import current_deputy_device, device_rate_limit_key, roles_required
 from voting.deputies.operations import delegations
-from voting.errors import DomainError, Invalid
+from voting.errors import Conflict, DomainError, Invalid
 from voting.extensions import db, limiter
 from voting.meetings import operations
 from voting.meetings.forms import MeetingForm
+from voting.meetings.models import MeetingState
 from voting.qr import qr_svg
 from voting.urls import public_url
 
@@ -32,7 +34,7 @@ def index():
 @roles_required()
 def new():
     form = MeetingForm()
-    form.delegations.choices = [(d, d) for d in delegations()]
+    form.delegations.choices = [SelectChoice(d) for d in delegations()]
     if form.validate_on_submit():
         starts_at = form.starts_at.data
         if starts_at is not None:
@@ -40,8 +42,13 @@ def new():
             starts_at = starts_at.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
         try:
             meeting = operations.create_meeting(
-                current_user, form.title.data, form.location.data, starts_at, form.delegations.data or None,
-                (form.quorum_numerator.data, form.quorum_denominator.data))
+                current_user,
+                form.title.data,
+                form.location.data,
+                starts_at,
+                form.delegations.data or None,
+                (form.quorum_numerator.data, form.quorum_denominator.data),
+            )
         except DomainError as error:
             form.form_errors.append(str(error.message))
         else:
@@ -58,8 +65,13 @@ def detail(meeting_id):
     status = request.args.get("status", "all")
     if status not in ("all", "present", "on_leave", "not_arrived"):
         raise Invalid(_("Unknown attendance filter."))
-    return render_template("meetings/detail.html", meeting=meeting, counts=operations.attendance_of(meeting),
-                           rows=operations.list_attendance(meeting, status), status=status)
+    return render_template(
+        "meetings/detail.html",
+        meeting=meeting,
+        counts=operations.attendance_of(meeting),
+        rows=operations.list_attendance(meeting, status),
+        status=status,
+    )
 
 
 @bp.post("/meetings/<int:meeting_id>/signin/<action>")
@@ -95,11 +107,16 @@ def _back_to_detail(meeting_id):
 def set_leave(meeting_id):
     meeting = operations.get_meeting(meeting_id)
     on_leave = request.form.get("on_leave") == "1"
-    member = operations.set_leave(current_user, meeting, _deputy_id_from_form(), on_leave,
-                                  request.form.get("reason", ""))
+    member = operations.set_leave(
+        current_user, meeting, _deputy_id_from_form(), on_leave, request.form.get("reason", "")
+    )
     db.session.commit()
-    flash(_("%(name)s: leave recorded.", name=member.deputy.name) if on_leave
-          else _("%(name)s: leave withdrawn.", name=member.deputy.name), "success")
+    flash(
+        _("%(name)s: leave recorded.", name=member.deputy.name)
+        if on_leave
+        else _("%(name)s: leave withdrawn.", name=member.deputy.name),
+        "success",
+    )
     return _back_to_detail(meeting.id)
 
 
@@ -158,8 +175,12 @@ def _screen_state(meeting):
     if meeting.state == "signin_open":
         current = operations.current_code(meeting)
         url = public_url("meetings.scan", code=current.code)
-        state.update(code=current.code, url=url, qr_svg=qr_svg(url, title=_("Sign-in QR code")),
-                     seconds_left=max(0.0, round(current.shown_until - time.time(), 1)))
+        state.update(
+            code=current.code,
+            url=url,
+            qr_svg=qr_svg(url, title=_("Sign-in QR code")),
+            seconds_left=max(0.0, round(current.shown_until - time.time(), 1)),
+        )
     return state
 
 
@@ -175,9 +196,14 @@ def scan(code):
     """The page a scanned screen code opens: checks the code and offers one button (changes nothing)."""
     device = current_deputy_device()
     if device is None:
-        return render_template("meetings/scan.html", error=_(
-            "This phone is not bound to a deputy yet. Scan the QR code on your activation card first, "
-            "then scan the screen again."), device=None), 401
+        return render_template(
+            "meetings/scan.html",
+            error=_(
+                "This phone is not bound to a deputy yet. Scan the QR code on your activation card first, "
+                "then scan the screen again."
+            ),
+            device=None,
+        ), 401
     try:
         parsed = operations.verify_code(code)
         meeting = operations.get_meeting(parsed.meeting_id)
@@ -185,31 +211,63 @@ def scan(code):
         return render_template("meetings/scan.html", error=error.message, device=device), error.status
     member = db.session.get(operations.MeetingMember, (meeting.id, device.deputy_id))
     if member is None:
-        return render_template("meetings/scan.html", device=device, meeting=meeting, error=_(
-            "You are not expected at this meeting (%(title)s).", title=meeting.title)), 403
+        return render_template(
+            "meetings/scan.html",
+            device=device,
+            meeting=meeting,
+            error=_("You are not expected at this meeting (%(title)s).", title=meeting.title),
+        ), 403
+    refusal = None if member.checked_in_at else _refusal_before_the_tap(meeting, parsed.epoch)
+    if refusal is not None:
+        page = render_template("meetings/scan.html", device=device, meeting=meeting, error=refusal.message)
+        return page, refusal.status
     ticket = _tickets().dumps({"m": meeting.id, "e": parsed.epoch, "d": device.id})
     return render_template("meetings/scan.html", device=device, meeting=meeting, member=member, ticket=ticket)
 
 
+def _refusal_before_the_tap(meeting, epoch):
+    """Tell the deputy now what the tap would be told: sign-in is closed, or the code is of an earlier round."""
+    if meeting.state != MeetingState.SIGNIN_OPEN:
+        return Conflict(_("Sign-in for this meeting is closed. Please ask the staff."), code="signin_not_open")
+    if meeting.signin_epoch != epoch:
+        return Invalid(
+            _("This sign-in code is from an earlier sign-in round. Please scan the code on the screen again."),
+            code="code_old_opening",
+        )
+    return None
+
+
 @bp.post("/c/<code>")
-@limiter.limit(lambda: current_app.config["RATELIMIT_CHECKIN"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_CHECKIN"], key_func=device_rate_limit_key)
 def check_in(code):
     """Sign in with the ticket the scan page handed out (valid a couple of minutes after the scan)."""
     device = current_deputy_device()
     if device is None:
-        return render_template("meetings/scan.html", device=None, error=_(
-            "This phone is not bound to a deputy yet. Scan the QR code on your activation card first.")), 401
+        return render_template(
+            "meetings/scan.html",
+            device=None,
+            error=_("This phone is not bound to a deputy yet. Scan the QR code on your activation card first."),
+        ), 401
     try:
         data = _tickets().loads(request.form.get("ticket", ""), max_age=current_app.config["CHECKIN_TICKET_SECONDS"])
     except SignatureExpired:
-        return render_template("meetings/scan.html", device=device, error=_(
-            "Too much time has passed since you scanned. Please scan the code on the big screen again.")), 400
+        return render_template(
+            "meetings/scan.html",
+            device=device,
+            error=_("Too much time has passed since you scanned. Please scan the code on the big screen again."),
+        ), 400
     except BadSignature:
-        return render_template("meetings/scan.html", device=device, error=_(
-            "This sign-in form is not genuine. Please scan the code on the big screen again.")), 400
+        return render_template(
+            "meetings/scan.html",
+            device=device,
+            error=_("This sign-in form is not genuine. Please scan the code on the big screen again."),
+        ), 400
     if data.get("d") != device.id:
-        return render_template("meetings/scan.html", device=device, error=_(
-            "This sign-in form belongs to another phone. Please scan the code on the big screen yourself.")), 400
+        return render_template(
+            "meetings/scan.html",
+            device=device,
+            error=_("This sign-in form belongs to another phone. Please scan the code on the big screen yourself."),
+        ), 400
     try:
         result = operations.check_in(device.token_hash, data["m"], data["e"])
     except DomainError as error:
@@ -217,4 +275,3 @@ def check_in(code):
     db.session.commit()
     meeting = operations.get_meeting(result.meeting_id)
     return render_template("meetings/signed_in.html", device=device, meeting=meeting, result=result)
-
