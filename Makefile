@@ -54,7 +54,7 @@ format: $(DEV)
 	$(BIN)/ruff check --fix .
 
 extract-messages: $(DEV)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o voting/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -o voting/translations/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel update -i voting/translations/messages.pot -d voting/translations --no-fuzzy-matching
 
 clean:

@@ -37,6 +37,10 @@ import seed  # noqa: E402
 SECRET_KEY = "bench-secret-key-" + "x" * 32
 PASSWORD = "bench-organizer-password"
 SCREEN_POLL_SECONDS = 0.5  # what static/js/screen.js waits between polls
+# The only setting the benchmark changes: codes rotate every minute instead of every 15 s, so
+# that a burst slowed down by a busy machine is not refused for an expired code. It does not
+# change what a sign-in costs.
+CHECKIN_CODE_PERIOD = 60
 
 # The targets of the issue.
 P99_LIMIT_MS = 300
@@ -192,6 +196,7 @@ class Server:
             "DATABASE_URL": database_url,
             "VOTING_SECRET_KEY": SECRET_KEY,
             "VOTING_BIND": f"127.0.0.1:{self.port}",
+            "VOTING_CHECKIN_CODE_PERIOD": str(CHECKIN_CODE_PERIOD),
             # gunicorn's control socket defaults to one path per user; keep ours apart.
             "XDG_RUNTIME_DIR": str(workdir),
         })
@@ -383,7 +388,7 @@ def one_run(label, args, workdir, database_url, seeded, tokens_file, probes=0, w
         poller = ScreenPoller(server.port, seeded.meeting_id, seeded.organizer_username, seeded.organizer_password)
         poller.start()
         try:
-            # Codes rotate every 15 s and are accepted for 15 to 30 s: fetch one just before the burst.
+            # Fetch the code just before the burst, as a deputy scans the screen just before tapping.
             code = checkin_code(server.port, seeded.meeting_id, seeded.organizer_api_token)
             burst_started = time.monotonic()
             burst = wrk([*base, "-d", "120s", "-s", str(BENCH_DIR / "checkin.lua"), url],
@@ -555,6 +560,8 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
     print(f"Machine: {machine()}")
+    if os.getloadavg()[0] > 1.5:
+        print("Warning: the machine is busy with other work; expect slower and noisier figures.")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="voting-bench-") as tmp:
         workdir = Path(tmp)

@@ -1,11 +1,13 @@
 """Fixtures: a migrated database per test (SQLite, or PostgreSQL with TEST_DATABASE_URL), the app,
 clients, and factories for users, deputies, phones and meetings."""
 
+import contextvars
 import os
 import re
 import shutil
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from voting import create_app
@@ -86,9 +88,22 @@ def app_config(database_uri):
     return _base_config(database_uri)
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request gets an application context of its own, as in production.
+
+    The ``app`` fixture keeps a context pushed for the test's own database work; Flask would
+    reuse it for requests, and ``g`` (signed-in user, locale, bound phone) and the database
+    session would carry over from one request, or one phone, to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

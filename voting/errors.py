@@ -110,8 +110,6 @@ def init_error_handlers(app):
         if error.code == 413:
             limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
             message = _l("The upload is too large (limit %(mb)s MB).", mb=limit_mb)
-        if error.code == 429:
-            message = _l("Too many requests (%(limit)s). Please wait a moment and try again.", limit=error.description)
         body, status = error_response(DomainError(message, code=code, status=error.code))
         # Keep the headers the status promises, e.g. Allow on a 405.
         headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]

@@ -1,13 +1,11 @@
 """Fixtures for the server-rendered pages: signed-in browsers, bound phones, a controllable clock,
 and a dump of every table to prove that a request changed nothing."""
 
-import contextvars
 import re
 import time
 from functools import partial
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
@@ -24,18 +22,6 @@ def cheap_password_hashes(monkeypatch):
     )
 
 
-class Browser(FlaskClient):
-    """A test client whose every request runs in an application context of its own, as in production.
-
-    The ``app`` fixture keeps one context pushed for the whole test, and Flask reuses it for
-    requests: ``g`` (the signed-in user, the bound phone) and the database session would then
-    carry over from one request, or one phone, to the next.
-    """
-
-    def open(self, *args, **kwargs):
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
 @pytest.fixture
 def browser(app):
     """Make a new, separate browser (cookie jar): browser(user_agent=None, language="en").
@@ -45,7 +31,7 @@ def browser(app):
     """
 
     def make(user_agent=None, language="en"):
-        client = Browser(app, app.response_class, use_cookies=True)
+        client = app.test_client()
         if user_agent:
             client.environ_base["HTTP_USER_AGENT"] = user_agent
         if language:

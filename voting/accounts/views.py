@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -109,7 +110,7 @@ def _user(user_id):
 def revoke_sessions(user_id):
     count = operations.revoke_sessions(current_user, _user(user_id))
     db.session.commit()
-    flash(_("%(n)s sessions ended.", n=count), "success")
+    flash(ngettext("%(num)s session ended.", "%(num)s sessions ended.", count), "success")
     return redirect(url_for("accounts.users"))
 
 

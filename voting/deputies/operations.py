@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import func, select, update
 
 from voting.audit.operations import actor_label, record
@@ -79,8 +80,11 @@ def import_roster(actor, filename, data, progress=None):
     if parsed.errors:
         details = [describe_row_error(e) for e in parsed.errors[:200]]
         raise Invalid(
-            _l("%(n)s problems found in the file; nothing was imported. Fix the rows listed and upload again.",
-               n=len(parsed.errors)),
+            lazy_ngettext(
+                "%(num)s problem found in the file; nothing was imported. Fix the row listed and upload again.",
+                "%(num)s problems found in the file; nothing was imported. Fix the rows listed and upload again.",
+                len(parsed.errors),
+            ),
             code="roster_invalid_rows",
             details=details,
         )

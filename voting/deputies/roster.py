@@ -8,8 +8,8 @@ import csv
 import io
 import re
 import zlib
-from xml.etree import ElementTree
 from dataclasses import dataclass, field
+from xml.etree import ElementTree
 
 # Column -> header spellings seen in real rosters (compared after normalising, see _norm_header).
 HEADERS = {
@@ -207,9 +207,9 @@ def _validate_row(line, values):
         elif value.startswith(_FORMULA_START) and not (column == "phone" and value.startswith("+")):
             errors.append(RowError(line, column, "formula", value[:20]))
     phone = values.get("phone", "")
-    if phone and not phone.startswith(_FORMULA_START[0]) and not _PHONE_RE.match(phone):
-        if not any(e.column == "phone" for e in errors):
-            errors.append(RowError(line, "phone", "bad_phone", phone[:20]))
+    phone_flagged = any(e.column == "phone" for e in errors)
+    if phone and not phone_flagged and not _PHONE_RE.match(phone):
+        errors.append(RowError(line, "phone", "bad_phone", phone[:20]))
     return errors
 
 

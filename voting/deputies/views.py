@@ -2,6 +2,7 @@
 
 from flask import Blueprint, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from voting.auth import current_deputy_device, roles_required
@@ -104,7 +105,7 @@ def issue_card(deputy_id):
 def revoke_devices(deputy_id):
     count = operations.revoke_devices(current_user, operations.get_deputy(deputy_id))
     db.session.commit()
-    flash(_("%(n)s phones signed out.", n=count), "success")
+    flash(ngettext("%(num)s phone unbound.", "%(num)s phones unbound.", count), "success")
     return redirect(url_for("deputies.edit", deputy_id=deputy_id))
 
 
@@ -118,9 +119,8 @@ def cards():
     scope = request.form.get("scope", "missing")
     issued = operations.issue_activation_codes(current_user, scope)
     if not issued:
-        flash(
-            _("Every active deputy already has a card or a bound phone. Choose “all” to re-issue every card."), "info"
-        )
+        message = _("Every active deputy already has a card or a bound phone. Choose “Everyone” to re-issue every card.")
+        flash(message, "info")
         return redirect(url_for("deputies.cards"))
     pdf = build_activation_cards(
         [

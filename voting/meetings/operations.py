@@ -6,10 +6,10 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, exists, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, select
 
 from voting.audit.operations import actor_label, record
-from voting.deputies.models import Deputy, DeputyDevice
+from voting.deputies.models import Deputy
 from voting.errors import Conflict, Forbidden, Invalid, NotFound
 from voting.extensions import db
 from voting.meetings import checkin_codes
@@ -23,7 +23,8 @@ _CODE_MESSAGES = {
     "expired": _l("This sign-in code has expired (codes change every few seconds). "
                   "Please scan the code on the big screen again."),
     "other_meeting": _l("This sign-in code belongs to another meeting."),
-    "old_opening": _l("This sign-in code is from an earlier sign-in round. Please scan the code on the screen again."),
+    "old_opening": _l("This sign-in code is from an earlier sign-in round. "
+                      "Please scan the code on the big screen again."),
 }
 
 
@@ -203,6 +204,14 @@ def check_in(device_token_hash, meeting_id, epoch):
     return _explain_failed_check_in(device_token_hash, meeting_id, epoch, now)
 
 
+def ensure_signin_accepts(meeting, epoch):
+    """Raise what a sign-in would be told now: sign-in closed, or a code of an earlier opening."""
+    if meeting.state != MeetingState.SIGNIN_OPEN:
+        raise Conflict(_l("Sign-in for this meeting is closed. Please ask the staff."), code="signin_not_open")
+    if meeting.signin_epoch != epoch:
+        raise Invalid(_CODE_MESSAGES["old_opening"], code="code_old_opening")
+
+
 def _explain_failed_check_in(device_token_hash, meeting_id, epoch, now):
     from voting.deputies.operations import device_for_token_hash
 
@@ -219,10 +228,7 @@ def _explain_failed_check_in(device_token_hash, meeting_id, epoch, now):
                         code="not_a_member")
     if member.checked_in_at is not None:
         return CheckinResult(meeting_id, device.deputy_id, True, member.checked_in_at)
-    if meeting.state != MeetingState.SIGNIN_OPEN:
-        raise Conflict(_l("Sign-in for this meeting is closed. Please ask the staff."), code="signin_not_open")
-    if meeting.signin_epoch != epoch:
-        raise Invalid(_CODE_MESSAGES["old_opening"], code="code_old_opening")
+    ensure_signin_accepts(meeting, epoch)
     raise Conflict(_l("Sign-in did not go through. Please try again."), code="checkin_failed")
 
 

@@ -12,11 +12,10 @@ from wtforms import SelectChoice
 
 from voting.auth import current_deputy_device, device_rate_limit_key, roles_required
 from voting.deputies.operations import delegations
-from voting.errors import Conflict, DomainError, Invalid
+from voting.errors import DomainError, Invalid
 from voting.extensions import db, limiter
 from voting.meetings import operations
 from voting.meetings.forms import MeetingForm
-from voting.meetings.models import MeetingState
 from voting.qr import qr_svg
 from voting.urls import public_url
 
@@ -217,24 +216,14 @@ def scan(code):
             meeting=meeting,
             error=_("You are not expected at this meeting (%(title)s).", title=meeting.title),
         ), 403
-    refusal = None if member.checked_in_at else _refusal_before_the_tap(meeting, parsed.epoch)
-    if refusal is not None:
-        page = render_template("meetings/scan.html", device=device, meeting=meeting, error=refusal.message)
-        return page, refusal.status
+    if member.checked_in_at is None:
+        try:
+            operations.ensure_signin_accepts(meeting, parsed.epoch)
+        except DomainError as refusal:
+            page = render_template("meetings/scan.html", device=device, meeting=meeting, error=refusal.message)
+            return page, refusal.status
     ticket = _tickets().dumps({"m": meeting.id, "e": parsed.epoch, "d": device.id})
     return render_template("meetings/scan.html", device=device, meeting=meeting, member=member, ticket=ticket)
-
-
-def _refusal_before_the_tap(meeting, epoch):
-    """Tell the deputy now what the tap would be told: sign-in is closed, or the code is of an earlier round."""
-    if meeting.state != MeetingState.SIGNIN_OPEN:
-        return Conflict(_("Sign-in for this meeting is closed. Please ask the staff."), code="signin_not_open")
-    if meeting.signin_epoch != epoch:
-        return Invalid(
-            _("This sign-in code is from an earlier sign-in round. Please scan the code on the screen again."),
-            code="code_old_opening",
-        )
-    return None
 
 
 @bp.post("/c/<code>")

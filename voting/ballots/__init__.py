@@ -1,0 +1,1 @@
+"""Ballots (表决/票决): per-item votes, choose K of M, and satisfaction ratings."""
