@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from gettext import c2py
 from http.client import HTTPConnection
 from pathlib import Path
 
@@ -210,11 +211,15 @@ def zh(server):
     with found[0].open("rb") as f:
         catalog = read_po(f)
 
+    plural_form = c2py(catalog.plural_expr)
+
     def translate(msgid, **params):
+        """Translate ``msgid``; for a plural message give the singular msgid and the count as ``num``."""
         message = catalog.get(msgid)
         assert message is not None and message.string, f"not translated to Chinese: {msgid!r}"
-        assert re.search(r"[\u4e00-\u9fff]", message.string), f"translation has no Chinese: {message.string!r}"
-        return message.string % params if params else message.string
+        string = message.string[plural_form(params["num"])] if message.pluralizable else message.string
+        assert re.search(r"[\u4e00-\u9fff]", string), f"translation has no Chinese: {string!r}"
+        return string % params if params else string
 
     return translate
 
