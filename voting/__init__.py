@@ -101,6 +101,7 @@ def register_errors(app):
 
 
 def register_blueprints(app):
+    import voting.api.ballots  # noqa: F401  (registers the ballot operations on api_bp)
     from voting.accounts.views import bp as accounts_bp
     from voting.api.views import bp as api_bp
     from voting.audit.views import bp as audit_bp

@@ -12,8 +12,7 @@
       var el = root.querySelector('[data-count="' + key + '"]');
       if (el && el.textContent !== String(s[key])) el.textContent = s[key];
     });
-    var text = (s.quorum_met ? root.dataset.quorumMet : root.dataset.quorumUnmet) +
-      " (" + root.dataset.need.replace("{n}", s.quorum_required) + ")";
+    var text = (s.quorum_met ? root.dataset.quorumMet : root.dataset.quorumUnmet).replace("{n}", s.quorum_required);
     // Rewriting unchanged text would make screen readers announce it again.
     if (quorum.textContent !== text) {
       quorum.textContent = text;

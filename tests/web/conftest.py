@@ -152,6 +152,7 @@ def site(app, make_user, make_deputies, make_meeting, bind_phone, browser, clock
     from types import SimpleNamespace
 
     from voting.accounts.operations import create_api_token
+    from voting.ballots.operations import create_ballot
     from voting.deputies.operations import issue_activation_code
     from voting.meetings.operations import close_sign_in, manual_check_in, set_leave
 
@@ -163,6 +164,7 @@ def site(app, make_user, make_deputies, make_meeting, bind_phone, browser, clock
     manual_check_in(admin, meeting, deputies[1].id, "手机没电")
     set_leave(admin, meeting, deputies[2].id, True, "出差")
     close_sign_in(admin, closed)
+    ballot = create_ballot(admin, meeting, "表决", "per_item", ["甲", "乙"])
     card_code = issue_activation_code(admin, deputies[5])
     api_token = create_api_token(admin, admin, "walk")
     db.session.commit()
@@ -173,6 +175,7 @@ def site(app, make_user, make_deputies, make_meeting, bind_phone, browser, clock
         admin=admin,
         deputies=deputies,
         meeting=meeting,
+        ballot=ballot,
         planned=planned,
         closed=closed,
         card_code=card_code,
@@ -194,6 +197,7 @@ def url_for_rule(app):
             "user_id": site.admin.id,
             "filename": "css/app.css",
             "action": "close",
+            "ballot_id": site.ballot.id,
         }
         if "code" in rule.arguments:
             values["code"] = site.scan_code if rule.endpoint.startswith("meetings.") else site.card_code

@@ -119,8 +119,10 @@ def cards():
     scope = request.form.get("scope", "missing")
     issued = operations.issue_activation_codes(current_user, scope)
     if not issued:
-        message = _("Every active deputy already has a card or a bound phone. Choose “Everyone” to re-issue every card.")
-        flash(message, "info")
+        flash(
+            _("Every active deputy already has a card or a bound phone. Choose “Everyone” to re-issue every card."),
+            "info",
+        )
         return redirect(url_for("deputies.cards"))
     pdf = build_activation_cards(
         [
