@@ -5,6 +5,7 @@ import contextvars
 import os
 import re
 import shutil
+import threading
 
 import pytest
 from flask.testing import FlaskClient
@@ -209,3 +210,49 @@ def make_meeting(app):
         return meeting
 
     return make
+
+
+@pytest.fixture
+def race():
+    """Send requests from threads released at the same instant: race(app, [send(client), ...]) -> responses.
+
+    Each thread has its own test client, so each request has its own application context
+    and database connection, as concurrent requests to the server have.
+    """
+
+    def run(app, requests):
+        barrier = threading.Barrier(len(requests))
+        results = [None] * len(requests)
+
+        def worker(index, send):
+            client = app.test_client()
+            try:
+                barrier.wait(timeout=10)
+                results[index] = send(client)
+            except BaseException as error:  # noqa: BLE001 - reported below
+                results[index] = error
+
+        threads = [threading.Thread(target=worker, args=(i, send)) for i, send in enumerate(requests)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert not errors, errors
+        return results
+
+    return run
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium_options():
+    """How to launch Debian's headless Chromium (never a downloaded one); skip if it is missing."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium and fonts-wqy-microhei (.ci/run does)")
+    # Without the background-networking flags Chromium keeps calling hosts this closed network refuses.
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"]
+    return {"executable_path": CHROMIUM, "args": args}

@@ -4,7 +4,6 @@ On SQLite they share the test's database file, on PostgreSQL the server named by
 A barrier releases the threads together so that they hit the database at the same instant.
 """
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,29 +16,6 @@ from voting.timeutil import utcnow
 from voting.tokens import new_token, token_hash
 
 ROUNDS = 20
-
-
-def race(app, requests):
-    """Send each request (a function of a test client) from its own thread at once; return the responses."""
-    barrier = threading.Barrier(len(requests))
-    results = [None] * len(requests)
-
-    def worker(index, send):
-        client = app.test_client()
-        try:
-            barrier.wait(timeout=10)
-            results[index] = send(client)
-        except BaseException as error:  # noqa: BLE001 - reported to the test below
-            results[index] = error
-
-    threads = [threading.Thread(target=worker, args=(i, send)) for i, send in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    errors = [r for r in results if isinstance(r, BaseException)]
-    assert not errors, errors
-    return results
 
 
 def _second_phone(deputy):
@@ -59,7 +35,7 @@ def _check_in(meeting_id, code, headers):
 
 
 @pytest.mark.parametrize("phones", ["two phones", "double tap"])
-def test_same_deputy_checking_in_twice_at_once(app, make_deputies, make_meeting, phone, screen_code, phones):
+def test_same_deputy_checking_in_twice_at_once(app, make_deputies, make_meeting, phone, screen_code, phones, race):
     deputy = make_deputies(3)[0]
     first = phone(deputy)
     second = _second_phone(deputy) if phones == "two phones" else first
@@ -76,7 +52,7 @@ def test_same_deputy_checking_in_twice_at_once(app, make_deputies, make_meeting,
         assert [row.deputy_id for row in rows] == [deputy.id]
 
 
-def test_many_deputies_at_once(app, make_deputies, make_meeting, phone, screen_code):
+def test_many_deputies_at_once(app, make_deputies, make_meeting, phone, screen_code, race):
     deputies = make_deputies(16)
     meeting = make_meeting()
     code = screen_code(meeting)
@@ -89,7 +65,7 @@ def test_many_deputies_at_once(app, make_deputies, make_meeting, phone, screen_c
     assert sorted(present) == sorted(d.id for d in deputies)
 
 
-def test_two_phones_activating_one_card(app, make_deputies):
+def test_two_phones_activating_one_card(app, make_deputies, race):
     from voting.deputies.operations import issue_activation_code
 
     deputy = make_deputies(1)[0]
@@ -110,7 +86,7 @@ def test_two_phones_activating_one_card(app, make_deputies):
         assert [d.token_hash for d in live] == [token_hash(winner.json["device_token"])]
 
 
-def test_organizers_writing_the_audit_log_at_once(app, make_user, api_token, make_deputies, make_meeting):
+def test_organizers_writing_the_audit_log_at_once(app, make_user, api_token, make_deputies, make_meeting, race):
     """Concurrent organizer actions each get their own place in the hash chain."""
     from voting.audit.operations import verify
 

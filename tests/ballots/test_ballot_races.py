@@ -3,34 +3,10 @@
 On SQLite they share the test's database file, on PostgreSQL the server named by TEST_DATABASE_URL.
 """
 
-import threading
 
 import pytest
 
 SUBMISSIONS = 50
-
-
-def race(app, requests):
-    """Send each request (a function of a test client) from its own thread at once; return the responses."""
-    barrier = threading.Barrier(len(requests))
-    results = [None] * len(requests)
-
-    def worker(index, send):
-        client = app.test_client()
-        try:
-            barrier.wait(timeout=10)
-            results[index] = send(client)
-        except BaseException as error:  # noqa: BLE001 - reported to the test below
-            results[index] = error
-
-    threads = [threading.Thread(target=worker, args=(i, send)) for i, send in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    errors = [r for r in results if isinstance(r, BaseException)]
-    assert not errors, errors
-    return results
 
 
 def _vote(ballot_id, headers, choices, key=None):
@@ -45,7 +21,7 @@ def _vote(ballot_id, headers, choices, key=None):
 
 
 @pytest.mark.parametrize("phones", ["one phone", "two phones"])
-def test_fifty_submissions_from_one_deputy_count_once(app, hall, api, stored, second_phone, phones):
+def test_fifty_submissions_from_one_deputy_count_once(app, hall, api, stored, second_phone, phones, race):
     h = hall(4)
     ballot = api.open(api.create(h.meeting, form="choose", places=2))
     ids = [i["id"] for i in ballot["items"]]
@@ -74,7 +50,7 @@ def test_fifty_submissions_from_one_deputy_count_once(app, hall, api, stored, se
     assert api.get(ballot, "results").json["items"][0]["counts"]["votes"] == 1
 
 
-def test_votes_racing_the_close_are_either_counted_or_refused(app, hall, api, stored, client, org):
+def test_votes_racing_the_close_are_either_counted_or_refused(app, hall, api, stored, client, org, race):
     h = hall(16)
     ballot = api.open(api.create(h.meeting))
     item = str(ballot["items"][0]["id"])

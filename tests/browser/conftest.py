@@ -18,15 +18,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TRANSLATIONS = ROOT / "voting" / "translations"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 STAFF_PASSWORD = "browser-tests-staff-2027"
@@ -225,15 +216,13 @@ def zh(server):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(chromium_options):
     """Debian's headless Chromium (never a downloaded one)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium and fonts-wqy-microhei (.ci/run does)")
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=10_000)  # as the contexts' default, for a loaded CI machine
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(**chromium_options)
         yield browser
         browser.close()
 

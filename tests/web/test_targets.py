@@ -6,22 +6,12 @@ client: the real pages, CSS and scripts, with no server to start.
 
 import threading
 from functools import partial
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -55,15 +45,13 @@ FOCUS_RING = """() => {
 
 
 @pytest.fixture
-def in_chromium():
+def in_chromium(chromium_options):
     """Run ``work(open_page)`` in headless Chromium and return its result.
 
     Playwright's sync API allows one instance per thread, and the browser journeys keep theirs
     open on the main thread for the whole session, so this one runs in a thread of its own.
     ``open_page(client, viewport)`` opens a page whose requests the Flask test client answers.
     """
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     def run(work):
@@ -72,7 +60,7 @@ def in_chromium():
         def thread():
             try:
                 with sync_playwright() as playwright:
-                    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                    browser = playwright.chromium.launch(**chromium_options)
                     try:
                         outcome["value"] = work(partial(_open_page, browser))
                     finally:

@@ -87,22 +87,31 @@ def _base_count(threshold, turnout, valid):
     return {Base.EXPECTED: turnout.expected, Base.PRESENT: turnout.present, Base.CAST: valid}[threshold.base]
 
 
+def _count_choices(items, ballots, choices):
+    """Count each item's choices over ballots mapping item -> choice; return (counts, valid, void).
+
+    An item left out counts as "blank"; a ballot naming an unknown item or choice is void.
+    """
+    known = set(items)
+    counts = {item: dict.fromkeys((*choices, "blank"), 0) for item in items}
+    valid = void = 0
+    for ballot in ballots:
+        if not set(ballot) <= known or any(choice not in choices for choice in ballot.values()):
+            void += 1
+            continue
+        valid += 1
+        for item in items:
+            counts[item][ballot.get(item, "blank")] += 1
+    return counts, valid, void
+
+
 def tally_per_item(items, ballots, turnout, threshold=MORE_THAN_HALF):
     """Count 赞成/反对/弃权 per item; an item passes when 赞成 reaches the threshold.
 
     Each ballot maps item -> "yes" | "no" | "abstain"; an item left out counts as not voted.
     A ballot naming an unknown item or choice is void.
     """
-    known = set(items)
-    counts = {item: {YES: 0, NO: 0, ABSTAIN: 0, "blank": 0} for item in items}
-    valid = void = 0
-    for ballot in ballots:
-        if not set(ballot) <= known or any(choice not in PER_ITEM_CHOICES for choice in ballot.values()):
-            void += 1
-            continue
-        valid += 1
-        for item in items:
-            counts[item][ballot.get(item, "blank")] += 1
+    counts, valid, void = _count_choices(items, ballots, PER_ITEM_CHOICES)
     base_count = _base_count(threshold, turnout, valid)
     required = threshold.required(base_count)
     result = Result(Form.PER_ITEM, base_count, required, valid + void, valid, void)
@@ -162,16 +171,7 @@ def tally_rating(items, ballots, turnout, threshold=MORE_THAN_HALF):
 
     Each ballot maps item -> "satisfied" | "basic" | "unsatisfied"; unknown items or choices void it.
     """
-    known = set(items)
-    counts = {item: {SATISFIED: 0, BASIC: 0, UNSATISFIED: 0, "blank": 0} for item in items}
-    valid = void = 0
-    for ballot in ballots:
-        if not set(ballot) <= known or any(choice not in RATING_CHOICES for choice in ballot.values()):
-            void += 1
-            continue
-        valid += 1
-        for item in items:
-            counts[item][ballot.get(item, "blank")] += 1
+    counts, valid, void = _count_choices(items, ballots, RATING_CHOICES)
     base_count = _base_count(threshold, turnout, valid)
     required = threshold.required(base_count)
     result = Result(Form.RATING, base_count, required, valid + void, valid, void)
