@@ -5,7 +5,8 @@ import os
 
 bind = os.environ.get("VOTING_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("VOTING_WORKERS", multiprocessing.cpu_count()))
-# gevent workers hold thousands of idle phone connections cheaply (see docs/BENCHMARKS.md).
+# gevent, one worker per core: the fastest sign-in burst measured, and it holds thousands of idle phone
+# connections cheaply (docs/BENCHMARKS.md).
 worker_class = os.environ.get("VOTING_WORKER_CLASS", "gevent")
 worker_connections = 4000
 backlog = 4096
@@ -14,6 +15,9 @@ timeout = 60
 graceful_timeout = 20
 accesslog = os.environ.get("VOTING_ACCESS_LOG") or None
 errorlog = "-"
+# No control socket: it lives at one path per user (~/.gunicorn/gunicorn.ctl), so a second server
+# on the same machine (tests, benchmarks, another instance) would take it over.
+control_socket_disable = True
 
 
 def post_request(worker, req, environ, resp):

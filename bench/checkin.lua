@@ -21,6 +21,9 @@ function init(_)
     i = i + 1
   end
   path = "/api/v1/meetings/" .. os.getenv("BENCH_MEETING") .. "/checkin"
+  headers = {["Content-Type"] = "application/json"}
+  -- Each phone signs in on its own connection, unless BENCH_KEEPALIVE asks to reuse them.
+  if os.getenv("BENCH_KEEPALIVE") ~= "1" then headers["Connection"] = "close" end
   body = '{"code": "' .. os.getenv("BENCH_CODE") .. '"}'
 end
 
@@ -40,9 +43,8 @@ function request()
   sent = sent + 1
   if sent == 1 then first_sent = report.now() end
   -- A reconnect after a socket error asks without delay(); its 401 shows up as a failure.
-  local token = tokens[sent] or "vtd_none_left"
-  return wrk.format("POST", path, {["Authorization"] = "Bearer " .. token,
-                                   ["Content-Type"] = "application/json"}, body)
+  headers["Authorization"] = "Bearer " .. (tokens[sent] or "vtd_none_left")
+  return wrk.format("POST", path, headers, body)
 end
 
 function response(status, _, response_body)

@@ -9,6 +9,13 @@ end
 
 function init(_)
   statuses = {}
+  local headers = {}
+  if os.getenv("BENCH_KEEPALIVE") ~= "1" then headers["Connection"] = "close" end
+  ping = wrk.format("GET", "/api/v1/ping", headers)
+end
+
+function request()
+  return ping
 end
 
 function response(status, _, _)

@@ -15,7 +15,4 @@ def configure_engine_events(engine):
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # Read pages through memory-mapped I/O instead of a system call each: about 8% off a
-        # sign-in (docs/BENCHMARKS.md). 128 MiB covers the whole file for years of use.
-        cursor.execute("PRAGMA mmap_size=134217728")
         cursor.close()

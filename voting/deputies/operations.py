@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from voting.audit.operations import actor_label, record
 from voting.deputies.models import Deputy, DeputyDevice
@@ -272,9 +272,15 @@ def revoke_devices(actor, deputy):
     return count
 
 
+# Built once: every request of a deputy's phone runs it (building it per call cost more than running it).
+_LIVE_DEVICE = (
+    select(DeputyDevice)
+    .join(Deputy, Deputy.id == DeputyDevice.deputy_id)
+    .where(DeputyDevice.token_hash == bindparam("hashed"), DeputyDevice.revoked_at.is_(None),
+           DeputyDevice.expires_at > bindparam("now"), Deputy.active.is_(True))
+)
+
+
 def device_for_token_hash(hashed):
     """Return the live DeputyDevice with this token hash, or None."""
-    device = db.session.scalar(select(DeputyDevice).where(DeputyDevice.token_hash == hashed))
-    if device is None or device.revoked_at is not None or device.expires_at <= utcnow() or not device.deputy.active:
-        return None
-    return device
+    return db.session.scalar(_LIVE_DEVICE, {"hashed": hashed, "now": utcnow()})

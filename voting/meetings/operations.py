@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, insert, select
+from sqlalchemy import and_, bindparam, case, func, insert, select, text
 
 from voting.audit.operations import actor_label, record
 from voting.deputies.models import Deputy
@@ -182,8 +182,6 @@ def check_in(device_token_hash, meeting_id, epoch):
     and opening, and that the deputy is not yet signed in; only when it changes nothing do we
     look up why.
     """
-    from sqlalchemy import bindparam, text
-
     now = utcnow()
     # Plain SQL: building the same statement from ORM expressions cost four times the UPDATE
     # itself on every sign-in of a 3,000-phone burst (docs/BENCHMARKS.md).
