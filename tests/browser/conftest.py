@@ -4,20 +4,16 @@ Debian's headless Chromium through Playwright, and the Chinese catalog to say wh
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from gettext import c2py
-from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
+from tests.support.live_server import ROOT, VENV_BIN, free_port, server_env, start_gunicorn, stop, wait_until_up
+
 TRANSLATIONS = ROOT / "voting" / "translations"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 STAFF_PASSWORD = "browser-tests-staff-2027"
@@ -55,30 +51,12 @@ class Traffic:
     errors: list = field(default_factory=list)
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _server_env(tmp, port, translations):
-    # Drop the developer's own settings so the server sees only the ones below.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("VOTING_") and k not in ("DATABASE_URL", "TEST_DATABASE_URL")
-    }
-    env.update(
-        {
-            "DATABASE_URL": f"sqlite:///{tmp}/voting.db",
-            "VOTING_SECRET_KEY": "browser-tests-secret-key-not-for-production",
-            "VOTING_BIND": f"127.0.0.1:{port}",
-            "VOTING_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "VOTING_WORKERS": "2",
-            # gunicorn's control socket would otherwise be ~/.gunicorn/gunicorn.ctl, shared with any other server.
-            "XDG_RUNTIME_DIR": str(tmp),
-            "FLASK_APP": "wsgi",
-        }
+    env = server_env(
+        tmp,
+        port,
+        f"sqlite:///{tmp}/voting.db",
+        SECRET_KEY="browser-tests-secret-key-not-for-production",
     )
     if translations is not None:
         env["VOTING_BABEL_TRANSLATION_DIRECTORIES"] = str(translations)
@@ -117,35 +95,6 @@ def _flask(env, *args):
     return result.stdout
 
 
-def _wait_until_up(proc, port, log_path, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-        connection = HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            connection.request("GET", "/api/v1/ping")
-            if connection.getresponse().status == 200:
-                return
-        except (ConnectionError, TimeoutError):
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.1)
-    pytest.fail(f"gunicorn did not answer /api/v1/ping within {timeout} s:\n{log_path.read_text()[-3000:]}")
-
-
-def _stop(proc):
-    # SIGINT is gunicorn's quick shutdown: the screen pages' keep-alive polls need not drain.
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-
 def _instance_files():
     """What the app would write into instance/ without our settings: its secret key and SQLite database."""
     instance = ROOT / "instance"
@@ -155,12 +104,10 @@ def _instance_files():
 @pytest.fixture(scope="session")
 def server():
     """Run ``flask init-app`` and ``gunicorn --config gunicorn.conf.py wsgi:app`` on a temporary database."""
-    if not (VENV_BIN / "gunicorn").exists():
-        pytest.skip(f"{VENV_BIN / 'gunicorn'} is missing: run `make test` to set up the virtualenv")
     # Not under pytest's basetemp: a concurrent pytest run may prune that while the server still uses it.
     tmp = Path(tempfile.mkdtemp(prefix="voting-browser-"))
     instance_before = _instance_files()
-    port = _free_port()
+    port = free_port()
     proc = None
     try:
         env = _server_env(tmp, port, _compile_translations(tmp))
@@ -169,23 +116,15 @@ def server():
         links = re.findall(r"^  (\S+) \(DEMO\d+, [^)]*\): (http://\S+)$", output, re.MULTILINE)
         assert len(links) == 3, output
         log_path = tmp / "gunicorn.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [str(VENV_BIN / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = start_gunicorn(env, log_path)
         # The organizer account is made while gunicorn boots; both take a second or two.
         staff = _flask(env, "create-user", "staff", "--role", "organizer", "--name", "会务组")
         staff_password = re.search(r"one-time password: (\S+)", staff).group(1)
-        _wait_until_up(proc, port, log_path)
+        wait_until_up(proc, port, log_path)
         yield Server(f"http://127.0.0.1:{port}", admin_password, links, "staff", staff_password, log_path)
     finally:
         if proc is not None:
-            _stop(proc)
+            stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
     # The secret key and database came from the environment: nothing of ours lands in the repository's instance/.
     assert _instance_files() == instance_before
