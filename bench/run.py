@@ -772,7 +772,11 @@ def run_all(args, workdir, started):
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
+        status = main()
     except KeyboardInterrupt:
         _stop_everything()
         sys.exit(130)
+    # Then the in-process ballot tally and report benchmark (docs/BENCHMARKS.md, "Ballot tally and report").
+    import ballot_report
+
+    sys.exit(ballot_report.main([]) or status)

@@ -101,15 +101,41 @@ def register_errors(app):
 
 
 def register_blueprints(app):
+    import voting.api.ballot_exports  # noqa: F401  (registers exportBallotResults on api_bp)
     import voting.api.ballots  # noqa: F401  (registers the ballot operations on api_bp)
+    import voting.api.consultations  # noqa: F401  (registers the draft and contact-point operations on api_bp)
+    import voting.api.opinion_reports  # noqa: F401  (registers getDraftStats and exportOpinions on api_bp)
+    import voting.api.opinions  # noqa: F401  (registers submitOpinion and getOpinionByTrackingCode on api_bp)
+    import voting.api.paper_ballots  # noqa: F401  (registers the paper-ballot operations on api_bp)
     from voting.accounts.views import bp as accounts_bp
     from voting.api.views import bp as api_bp
     from voting.audit.views import bp as audit_bp
+    from voting.ballots.booth_views import bp as ballot_booth_bp
+    from voting.ballots.export_views import bp as ballot_exports_bp
+    from voting.ballots.paper_views import bp as paper_ballots_bp
+    from voting.ballots.views import bp as ballots_bp
+    from voting.consultations.public_views import bp as public_consult_bp
+    from voting.consultations.report_views import bp as consult_reports_bp
+    from voting.consultations.views import bp as consultations_bp
     from voting.deputies.views import bp as deputies_bp
     from voting.meetings.views import bp as meetings_bp
     from voting.web.views import bp as web_bp
 
-    for bp in (web_bp, accounts_bp, deputies_bp, meetings_bp, audit_bp, api_bp):
+    for bp in (
+        web_bp,
+        accounts_bp,
+        deputies_bp,
+        meetings_bp,
+        ballots_bp,
+        paper_ballots_bp,
+        ballot_booth_bp,
+        audit_bp,
+        consultations_bp,
+        public_consult_bp,
+        consult_reports_bp,
+        ballot_exports_bp,
+        api_bp,
+    ):
         app.register_blueprint(bp)
 
 

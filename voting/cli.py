@@ -21,6 +21,9 @@ def init_cli(app):
     for command in (init_app_command, create_user_command, create_token_command, revoke_tokens_command,
                     audit_verify_command, backup_command, seed_demo_command):
         app.cli.add_command(command)
+    from voting.consultations.cli import COMMANDS as consultation_commands  # purge-personal-data
+    for command in consultation_commands:
+        app.cli.add_command(command)
 
 
 @click.command("init-app")
@@ -67,13 +70,23 @@ def _seed_demo():
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.ORGANIZER.value)
 @click.option("--name", "display_name", default="")
-def create_user_command(username, role, display_name):
+@click.option("--contact-point", "point_code", default=None,
+              help="For contact_staff: the code of the contact point the account works for.")
+def create_user_command(username, role, display_name, point_code):
     """Create an organizer-side account and print its one-time password."""
     from voting.accounts.operations import create_user
     from voting.errors import DomainError
 
     try:
-        _, password = create_user(None, username, display_name, role)
+        user, password = create_user(None, username, display_name, role)
+        if point_code is not None:
+            from voting.consultations.imports import assign_contact_point
+            from voting.consultations.operations import point_for_code
+
+            point = point_for_code(point_code)
+            if point is None:
+                raise click.ClickException(f"No active contact point with the code {point_code!r}.")
+            assign_contact_point(None, user, point)
     except DomainError as error:
         raise click.ClickException(str(error.message)) from None
     db.session.commit()

@@ -7,7 +7,9 @@ environment variables prefixed ``VOTING_`` (values parsed as JSON when they can 
 
 # Database. SQLite in instance/ unless DATABASE_URL names another (PostgreSQL for scale-out).
 SQLALCHEMY_DATABASE_URI = None  # filled in by the factory from DATABASE_URL or instance/voting.db
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# Extra create_engine() options. A database server gets pool_pre_ping unless set here; SQLite, a
+# file that cannot drop a connection, does without (a query less per request; voting/database.py).
+SQLALCHEMY_ENGINE_OPTIONS = {}
 
 # Secret key for sessions, CSRF and signed codes. If unset, one is generated into
 # instance/secret_key on first start and kept there.
@@ -32,6 +34,15 @@ CHECKIN_CODE_PERIOD = 15
 CHECKIN_CODE_WINDOWS = 2
 # After a fresh code has been scanned, the deputy has this long to tap "sign in".
 CHECKIN_TICKET_SECONDS = 120
+
+# Waiting phones (voting.ballots.live): server-sent events on an async worker ("auto" = when gevent
+# is running; True/False to force), one database poll per worker process this often, and each
+# stream closed after about this long so proxies recycle it (the phone reconnects by itself).
+BALLOT_STREAM = "auto"
+BALLOT_POLL_SECONDS = 0.3
+BALLOT_STREAM_SECONDS = 120
+# The big screen shows a closed ballot's results this long after close (unless another opens).
+SCREEN_RESULTS_MINUTES = 10
 
 # Quorum default for new meetings: present >= ceil(N * numerator / denominator).
 QUORUM_NUMERATOR = 2
@@ -61,3 +72,16 @@ DEVICE_COOKIE_NAME = "voting_device"
 
 # CSRF tokens last as long as the session; a deputy may keep a page open for a while.
 WTF_CSRF_TIME_LIMIT = None
+
+# Consultations, the resident's side (voting/consultations/public_views.py). The privacy notice
+# before an opinion is sent names who collects it (None: "the office of the People's Congress
+# Standing Committee", in the reader's language) and how long contact details are kept;
+# `flask purge-personal-data` deletes them after CONSULTATION_CONTACT_RETENTION_DAYS.
+CONSULTATION_COLLECTOR = None
+CONSULTATION_CONTACT_RETENTION_DAYS = 365
+# Opinions are limited per client (an anonymous random cookie, or the deputy's bound phone), since
+# a whole neighbourhood meeting may share one address; the per-address ceiling is only a backstop
+# against a script that throws its cookies away.
+RATELIMIT_OPINION = "10 per minute;100 per day"
+RATELIMIT_OPINION_ADDRESS = "1000 per 10 minutes"
+CLIENT_COOKIE_NAME = "voting_client"

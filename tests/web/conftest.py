@@ -188,7 +188,7 @@ def site(app, make_user, make_deputies, make_meeting, bind_phone, browser, clock
 
 @pytest.fixture
 def url_for_rule(app):
-    """Build a URL for a url_map rule with the ids of real objects of ``site``."""
+    """Build a URL for a url_map rule with the ids of real objects of ``site`` (1 for objects it lacks)."""
 
     def build(rule, site, **overrides):
         values = {
@@ -204,7 +204,7 @@ def url_for_rule(app):
         values.update(overrides)
         path = rule.rule
         for name in rule.arguments:
-            path = re.sub(rf"<(?:\w+(?:\([^)]*\))?:)?{name}>", str(values[name]), path)
+            path = re.sub(rf"<(?:\w+(?:\([^)]*\))?:)?{name}>", str(values.get(name, 1)), path)
         return path
 
     return build

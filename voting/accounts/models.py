@@ -47,6 +47,10 @@ class User(db.Model):
     must_change_password: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Contact-point staff work for one point (and the collection points under it); migration 0005.
+    contact_point_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_point.id", ondelete="SET NULL"), index=True
+    )
 
     sessions: Mapped[list["UserSession"]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

@@ -8,13 +8,14 @@ the OpenAPI 3.1 document from these declarations, so the document cannot drift f
 import re
 from dataclasses import dataclass, field
 
-from flask import g, jsonify, request
+from flask import Response, g, jsonify, request
 from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ValidationError
 
 from voting.accounts.models import MEETING_ROLES
-from voting.errors import Forbidden, Invalid, Unauthorized
+from voting.errors import DomainError, Forbidden, Invalid, Unauthorized
 from voting.extensions import db
+from voting.tokens import token_hash
 
 OPERATIONS = []
 
@@ -46,6 +47,10 @@ class Operation:
     upload_field: str | None = None
     description: str = ""
     path_params: list = field(default_factory=list)
+    response_media: dict | None = None  # media type -> {schema, example}, for answers that are not JSON
+    # A deputy operation that checks the phone's token in its own statement (checkIn), so the
+    # registry does not look the device up first: one query less on the sign-in burst's path.
+    checks_device: bool = False
 
 
 class ErrorBody(BaseModel):
@@ -79,6 +84,11 @@ def _authenticate(op):
     if op.auth == "deputy":
         from voting.deputies.operations import device_for_token
 
+        if op.checks_device and token.startswith("vtd_"):
+            g.api_device_token = token
+            g.api_device_token_hash = token_hash(token)
+            g.rate_limit_key = f"device-token:{g.api_device_token_hash}"
+            return
         device = device_for_token(token)
         if device is None:
             if token.startswith("vto_"):
@@ -99,6 +109,13 @@ def _authenticate(op):
         raise Forbidden(_l("Your role does not allow this."), code="role_forbidden")
     g.api_user = user
     g.rate_limit_key = f"user:{user.id}"
+
+
+def _require_live_device():
+    from voting.deputies.operations import device_for_token
+
+    if device_for_token(g.api_device_token) is None:
+        raise Unauthorized(_l("Unknown or revoked device token."), code="token_invalid")
 
 
 def _validation_error(error):
@@ -131,7 +148,7 @@ def _parse_query(op):
 
 def operation(bp, rule, method, operation_id, *, summary, tag, auth="organizer", roles=MEETING_ROLES,
               request_model=None, response_model=None, status=200, errors=(), query_model=None,
-              upload_field=None, decorators=()):
+              upload_field=None, decorators=(), response_media=None, checks_device=False):
     """Register an API operation on ``bp`` and in the OpenAPI document."""
 
     def decorator(func):
@@ -141,7 +158,8 @@ def operation(bp, rule, method, operation_id, *, summary, tag, auth="organizer",
             errors=tuple(sorted(set(errors) | ({401, 403} if auth != "public" else set()) |
                                 ({400} if request_model or query_model or upload_field else set()))),
             query_model=query_model, upload_field=upload_field, description=(func.__doc__ or "").strip(),
-            path_params=re.findall(r"<(?:(\w+):)?(\w+)>", rule),
+            path_params=re.findall(r"<(?:(\w+):)?(\w+)>", rule), response_media=response_media,
+            checks_device=checks_device,
         )
 
         def run(**path_params):
@@ -152,6 +170,8 @@ def operation(bp, rule, method, operation_id, *, summary, tag, auth="organizer",
                 kwargs["query"] = _parse_query(op)
             result = func(**kwargs)
             db.session.commit()
+            if isinstance(result, Response):  # a download (response_media), sent as it is
+                return result
             if isinstance(result, BaseModel):
                 result = result.model_dump(mode="json")
             return jsonify(result), op.status
@@ -164,7 +184,14 @@ def operation(bp, rule, method, operation_id, *, summary, tag, auth="organizer",
             # Authenticate before the decorators (rate limits) run, so that they are keyed on the
             # device or account: a whole hall shares one network address.
             _authenticate(op)
-            return run(**path_params)
+            if not op.checks_device:
+                return run(**path_params)
+            try:
+                return run(**path_params)
+            except DomainError as error:
+                if not isinstance(error, Unauthorized):
+                    _require_live_device()  # an unknown or revoked phone hears 401 first, as everywhere
+                raise
 
         view.__name__ = operation_id
         bp.add_url_rule(rule, endpoint=operation_id, view_func=view, methods=[op.method])
@@ -236,6 +263,8 @@ def openapi_document(server_url="/"):
                 "schema": {"$ref": f"#/components/schemas/{op.response_model.__name__}"},
                 "example": _example(op.response_model),
             }}
+        if op.response_media:
+            success["content"] = op.response_media
         item["responses"][str(op.status)] = success
         for status in op.errors:
             item["responses"][str(status)] = {

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from voting.audit.operations import actor_label, record
 from voting.ballots import tally
 from voting.ballots.models import Ballot, BallotItem, BallotParticipation, BallotState, CastBallot, VoteMethod
+from voting.ballots.paper_models import PaperBallot, PaperState
 from voting.errors import Conflict, Forbidden, Invalid, NotFound
 from voting.extensions import db
 from voting.meetings.models import MeetingMember
@@ -459,7 +460,8 @@ def cast_ballot(ballot, device, device_token, choices, idempotency_key=None):
 def _repeat_vote(ballot_id, deputy_id, receipt, payload, valid, now):
     """Answer a second submission: the same receipt for a retry, a replacement, or 409."""
     ballot = get_ballot(ballot_id)
-    if db.session.get(BallotParticipation, (ballot_id, deputy_id)) is None:
+    participation = db.session.get(BallotParticipation, (ballot_id, deputy_id))
+    if participation is None:
         # Not a second vote: another phone's receipt collided with this one (about 1 in 10^15).
         raise Conflict(
             _l("Your vote could not be recorded. Please ask the staff for a paper ballot."), code="receipt_collision"
@@ -469,8 +471,13 @@ def _repeat_vote(ballot_id, deputy_id, receipt, payload, valid, now):
     )
     if earlier is not None and earlier.choices == payload:
         return CastResult(receipt, earlier.valid, repeated=True)
+    if earlier is None and participation.method == VoteMethod.PAPER:
+        raise Conflict(
+            _l("The staff have recorded your paper ballot for this ballot, so you cannot also vote by phone."),
+            code="voted_on_paper",
+        )
     if earlier is None or not ballot.last_submission_counts:
-        # earlier is None: this deputy voted from another phone or on paper.
+        # earlier is None: this deputy voted from another phone.
         raise Conflict(_l("You have already voted on this ballot."), code="already_voted")
     _hold_open_ballot(ballot_id)
     changed = db.session.execute(
@@ -508,17 +515,45 @@ def _explain_refused_vote(ballot_id, meeting_id, deputy_id, now):
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """Counts that must agree: receipts = ballots = voters (DOMAIN.md B)."""
+    """Counts that must agree: receipts = ballots = voters (DOMAIN.md B).
+
+    Paper ballots handed in but not yet counted (entered once, or with differing entries) are
+    ``papers_pending``: they are among the voters and not among the ballots, so the counts
+    agree only once every paper is counted.
+    """
 
     voters: int
     ballots: int
     receipts: int
     valid: int
     void: int
+    paper_voters: int = 0  # deputies who handed in a paper (among ``voters``)
+    paper_ballots: int = 0  # papers counted (among ``ballots``)
+    paper_mismatches: int = 0  # papers whose two entries differ, waiting to be settled
+
+    @property
+    def papers_pending(self):
+        return max(self.paper_voters - self.paper_ballots, 0)
+
+
+def _paper_counts(ballot_id):
+    paper_voters = db.session.scalar(
+        select(func.count())
+        .select_from(BallotParticipation)
+        .where(BallotParticipation.ballot_id == ballot_id, BallotParticipation.method == VoteMethod.PAPER.value)
+    )
+    states = dict(
+        db.session.execute(
+            select(PaperBallot.state, func.count())
+            .where(PaperBallot.ballot_id == ballot_id)
+            .group_by(PaperBallot.state)
+        ).all()
+    )
+    return paper_voters, states.get(PaperState.COUNTED.value, 0), states.get(PaperState.MISMATCH.value, 0)
 
 
 def reconcile(ballot):
-    """Count voters, ballots (valid and void) and receipts of a ballot."""
+    """Count voters, ballots (valid and void), receipts and the papers still to count of a ballot."""
     voters = db.session.scalar(
         select(func.count()).select_from(BallotParticipation).where(BallotParticipation.ballot_id == ballot.id)
     )
@@ -531,7 +566,7 @@ def reconcile(ballot):
         select(func.count(func.distinct(CastBallot.receipt))).where(CastBallot.ballot_id == ballot.id)
     )
     valid, void = by_validity.get(True, 0), by_validity.get(False, 0)
-    return Reconciliation(voters, valid + void, receipts, valid, void)
+    return Reconciliation(voters, valid + void, receipts, valid, void, *_paper_counts(ballot.id))
 
 
 def count_voters(ballot):
@@ -548,7 +583,8 @@ class BallotResults:
     turnout: tally.Turnout
     voters: int
     did_not_vote: int  # 未按: present deputies who cast no ballot
-    final: bool  # False while the ballot is still open (live results)
+    final: bool  # False while the ballot is open (live results) or papers handed in are not all counted
+    papers_pending: int = 0  # paper ballots handed in and not yet counted: not in ``result``
 
 
 def threshold_of(ballot):
@@ -560,11 +596,17 @@ def threshold_of(ballot):
     )
 
 
-def _paper(ballot, choices_json):
-    paper = json.loads(choices_json)
+def _papers(ballot):
+    """Read the ballot's papers as ``tally`` takes them.
+
+    Every paper is one JSON document, so all of them are parsed at once as one array: for
+    3,000 papers that takes 40% less CPU than parsing them one by one (bench/ballot_report.py).
+    """
+    stored = db.session.scalars(select(CastBallot.choices).where(CastBallot.ballot_id == ballot.id)).all()
+    papers = json.loads("[" + ",".join(stored) + "]")
     if ballot.form == tally.Form.CHOOSE:
-        return paper
-    return {int(key): choice for key, choice in paper.items()}
+        return papers
+    return [{int(key): choice for key, choice in paper.items()} for paper in papers]
 
 
 def results(ballot):
@@ -577,10 +619,7 @@ def results(ballot):
     else:
         counts = attendance_of(ballot.meeting)
         turnout = tally.Turnout(counts.expected, counts.present)
-    papers = [
-        _paper(ballot, c)
-        for c in db.session.scalars(select(CastBallot.choices).where(CastBallot.ballot_id == ballot.id))
-    ]
+    papers = _papers(ballot)
     item_ids = [item.id for item in ballot.items]
     threshold = threshold_of(ballot)
     if ballot.form == tally.Form.PER_ITEM:
@@ -590,8 +629,16 @@ def results(ballot):
     else:
         result = tally.tally_rating(item_ids, papers, turnout, threshold)
     voters = count_voters(ballot)
+    paper_voters, paper_ballots, _ = _paper_counts(ballot.id)
+    pending = max(paper_voters - paper_ballots, 0)
     return BallotResults(
-        ballot, result, turnout, voters, max(turnout.present - voters, 0), final=state == BallotState.CLOSED
+        ballot,
+        result,
+        turnout,
+        voters,
+        max(turnout.present - voters, 0),
+        final=state == BallotState.CLOSED and not pending,
+        papers_pending=pending,
     )
 
 
@@ -613,7 +660,16 @@ def start_revote(actor, ballot, item_ids=None):
         raise Conflict(_l("A re-vote can only follow a closed ballot."), code="ballot_not_closed")
     if ballot.form != tally.Form.CHOOSE:
         raise Conflict(_l("Only a choose-K-of-M ballot can end in a tie for the last places."), code="no_tie")
-    counted = results(ballot).result
+    counting = results(ballot)
+    if counting.papers_pending:
+        raise Conflict(
+            _l(
+                "Count every paper ballot before starting a re-vote: %(count)s still to count.",
+                count=counting.papers_pending,
+            ),
+            code="papers_pending",
+        )
+    counted = counting.result
     tied = list(counted.tied_items)
     if not tied:
         raise Conflict(_l("No items are tied at the adoption boundary."), code="no_tie")

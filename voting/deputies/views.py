@@ -6,6 +6,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from voting.auth import current_deputy_device, roles_required
+from voting.ballots.booth_views import meetings_signed_in
 from voting.deputies import operations
 from voting.deputies.forms import ActivationForm, DeputyForm, ImportForm
 from voting.errors import DomainError, Invalid
@@ -217,4 +218,5 @@ def bind_phone(code):
 def me():
     """The deputy's home on their phone."""
     device = current_deputy_device()
-    return render_template("deputies/me.html", device=device), 200
+    meetings = meetings_signed_in(device) if device is not None else []
+    return render_template("deputies/me.html", device=device, meetings=meetings), 200

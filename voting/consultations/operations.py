@@ -1,0 +1,549 @@
+"""Drafts, contact points and opinions: create, correct, publish and submit.
+
+Operations flush and write organizer actions to the audit log; they never commit. A resident's
+opinion is not an organizer action and is not logged: it is its own record.
+"""
+
+import re
+import secrets
+import unicodedata
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from voting.audit.operations import actor_label, record
+from voting.consultations import documents, splitter
+from voting.consultations.models import (
+    MAX_OPINION_CHARS,
+    TRACKING_CODE_LENGTH,
+    Article,
+    Channel,
+    ContactPoint,
+    ContactPointKind,
+    Draft,
+    DraftSection,
+    DraftState,
+    Opinion,
+    OpinionContact,
+    SubmitterType,
+)
+from voting.errors import Conflict, Invalid, NotFound
+from voting.extensions import db
+from voting.timeutil import utcnow
+
+DEFAULT_COMMENT_DAYS = 30  # DOMAIN.md D: at least 30 days; CONSULTATION_COMMENT_DAYS overrides
+MAX_TITLE = 200
+MAX_EXPLANATION = 20_000
+MAX_SOURCE_CHARS = 1_000_000
+MAX_ARTICLES = 2000
+MAX_PARAGRAPH_CHARS = 20_000
+MAX_POINT_NAME = 200
+MAX_ADDRESS = 300
+MAX_CONTACT_NAME = 100
+MAX_IDEMPOTENCY_KEY = 64
+POINT_CODE_LENGTH = 8
+# Codes people read off paper or type: no 0/O or 1/I/L look-alikes.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_PHONE = re.compile(r"^\+?[0-9]{5,20}$")
+
+_DOCUMENT_MESSAGES = {
+    "too_large": _l("The file is too large (at most 10 MB)."),
+    "old_word": _l("This is an old Word (.doc) or password-protected file. Save it as .docx and upload it again."),
+    "unsupported_type": _l("Upload the draft as a .docx or .txt file."),
+    "not_docx": _l("The file is not a readable .docx document."),
+    "zip_bomb": _l("The file unpacks to far more than a draft could hold and was refused."),
+    "bad_xml": _l("The .docx file is damaged or uses features that are not allowed."),
+    "binary": _l("The file is not a text file."),
+    "unknown_encoding": _l("The text file's encoding was not recognised. Save it as UTF-8 and upload it again."),
+}
+
+
+def new_code(length):
+    """Return a random code of ``length`` symbols from CODE_ALPHABET."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def normalize_code(code):
+    """Fold a typed or scanned code: full-width letters, case, spaces and dashes do not matter."""
+    folded = unicodedata.normalize("NFKC", code or "").upper()
+    return "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
+
+
+def format_tracking_code(code):
+    """Group a tracking code for reading aloud and copying: ``K7QX2-MNP8R``."""
+    half = len(code) // 2
+    return f"{code[:half]}-{code[half:]}"
+
+
+# -- drafts ----------------------------------------------------------------------------------------
+
+
+def get_draft(draft_id):
+    draft = db.session.get(Draft, draft_id)
+    if draft is None:
+        raise NotFound(_l("No such draft."), code="draft_not_found")
+    return draft
+
+
+def _clean_title(title):
+    title = " ".join((title or "").split())
+    if not 1 <= len(title) <= MAX_TITLE:
+        raise Invalid(_l("A title of 1 to 200 characters is required."), code="invalid_title")
+    return title
+
+
+def _clean_explanation(explanation):
+    explanation = (explanation or "").strip()
+    if len(explanation) > MAX_EXPLANATION:
+        raise Invalid(
+            _l("The explanation is longer than %(max)s characters.", max=MAX_EXPLANATION), code="invalid_explanation"
+        )
+    return explanation
+
+
+def _clean_deadline(deadline, now):
+    if not isinstance(deadline, datetime):
+        raise Invalid(_l("Give the deadline for comments as a date and time."), code="invalid_deadline")
+    if deadline.tzinfo is not None:  # stored as naive UTC
+        deadline = deadline.astimezone(UTC).replace(tzinfo=None)
+    if deadline <= now:
+        raise Invalid(_l("The deadline for comments must be in the future."), code="invalid_deadline")
+    return deadline
+
+
+def _clean_source(text):
+    if not isinstance(text, str) or not text.strip():
+        raise Invalid(_l("Paste the text of the draft or upload it as a file."), code="empty_draft")
+    if len(text) > MAX_SOURCE_CHARS:
+        raise Invalid(_l("The draft is longer than %(max)s characters.", max=MAX_SOURCE_CHARS), code="draft_too_long")
+    return text
+
+
+def default_deadline(now=None):
+    """Return the default end of the comment period: CONSULTATION_COMMENT_DAYS (30) days from now."""
+    days = current_app.config.get("CONSULTATION_COMMENT_DAYS", DEFAULT_COMMENT_DAYS)
+    return (now or utcnow()) + timedelta(days=days)
+
+
+def read_upload(filename, data):
+    """Return the text of an uploaded .docx or .txt draft, or raise Invalid naming the problem."""
+    try:
+        return documents.read_document(filename, data)
+    except documents.DocumentError as error:
+        raise Invalid(_DOCUMENT_MESSAGES[error.code], code=f"document_{error.code}") from None
+
+
+def create_draft(actor, text, *, title=None, explanation="", deadline=None, now=None):
+    """Split the draft's text into its structure and store it for correction; return (draft, warnings).
+
+    The title defaults to the draft's own first line. A split with problems is stored all the
+    same: the warnings tell the organizer what to correct before publishing.
+    """
+    now = now or utcnow()
+    text = _clean_source(text)
+    structure = splitter.split(text)
+    draft = Draft(
+        title=_clean_title(title or structure.title),
+        explanation=_clean_explanation(explanation),
+        source_text=text,
+        deadline=_clean_deadline(deadline or default_deadline(now), now),
+        created_at=now,
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(draft)
+    _store_structure(draft, structure)
+    db.session.flush()
+    warnings = splitter.check(structure)
+    record(
+        actor_label(actor),
+        "draft.create",
+        "draft",
+        draft.id,
+        title=draft.title,
+        articles=len(structure.articles),
+        warnings=len(warnings),
+    )
+    return draft, warnings
+
+
+def _store_structure(draft, structure):
+    """Replace the draft's headings and articles with those of a splitter.Structure."""
+    if len(structure.articles) > MAX_ARTICLES:
+        raise Invalid(_l("A draft can have at most %(max)s articles.", max=MAX_ARTICLES), code="too_many_articles")
+    if draft.id is not None:
+        db.session.execute(delete(Article).where(Article.draft_id == draft.id))
+        db.session.execute(delete(DraftSection).where(DraftSection.draft_id == draft.id))
+        db.session.expire(draft, ["articles", "sections"])
+    draft.style = structure.style
+    draft.preamble = list(structure.preamble)
+    sections = []
+    for position, heading in enumerate(structure.headings):
+        section = DraftSection(
+            parent=sections[heading.parent] if heading.parent is not None else None,
+            level=heading.level,
+            number=heading.number,
+            title=heading.title[:MAX_TITLE],
+            position=position,
+        )
+        draft.sections.append(section)  # appending cascades into the session; setting section.draft would not
+        sections.append(section)
+    for position, item in enumerate(structure.articles):
+        draft.articles.append(
+            Article(
+                section=sections[item.heading] if item.heading is not None else None,
+                number=item.number,
+                suffix=item.suffix,
+                title=item.title,
+                position=position,
+                paragraphs=list(item.paragraphs),
+            )
+        )
+
+
+def structure_of(draft):
+    """Return the stored draft as a splitter.Structure (for checks and the correction screen)."""
+    sections = list(draft.sections)
+    index = {section.id: i for i, section in enumerate(sections)}
+    return splitter.Structure(
+        title=draft.title,
+        preamble=list(draft.preamble or []),
+        headings=[splitter.Heading(s.level, s.number, s.title, index.get(s.parent_id)) for s in sections],
+        articles=[
+            splitter.Article(a.number, a.suffix, a.title, list(a.paragraphs), index.get(a.section_id), 0, draft.style)
+            for a in draft.articles
+        ],
+        style=draft.style,
+    )
+
+
+def _require_preparing(draft):
+    if draft.state != DraftState.DRAFT:
+        raise Conflict(_l("The draft has been published; its text can no longer be changed."), code="draft_published")
+
+
+def update_draft(actor, draft, *, title=None, explanation=None, deadline=None, text=None, structure=None, now=None):
+    """Change a draft's details, re-split a new text, or store the organizer's corrected split.
+
+    ``structure`` is the corrected split in the shape of ``Structure.to_dict()`` (headings with
+    level, number, title and parent; articles with number, suffix, title, paragraphs and
+    heading). Text and structure change only before publishing; the deadline can still be
+    moved later while the draft is open. Return the warnings for the draft as it now stands.
+    """
+    now = now or utcnow()
+    changed = {}
+    if text is not None or structure is not None or title is not None or explanation is not None:
+        _require_preparing(draft)
+    if title is not None:
+        draft.title = changed["title"] = _clean_title(title)
+    if explanation is not None:
+        draft.explanation = _clean_explanation(explanation)
+        changed["explanation"] = len(draft.explanation)
+    if deadline is not None:
+        if draft.state == DraftState.CLOSED:
+            raise Conflict(_l("The comment period is over."), code="draft_closed")
+        draft.deadline = changed["deadline"] = _clean_deadline(deadline, now)
+    if text is not None:
+        draft.source_text = _clean_source(text)
+        _store_structure(draft, splitter.split(draft.source_text))
+        changed["text"] = len(draft.source_text)
+    if structure is not None:
+        _store_structure(draft, parse_structure(structure))
+        changed["structure"] = True
+    db.session.flush()
+    db.session.expire(draft, ["articles", "sections"])
+    if changed:
+        record(actor_label(actor), "draft.update", "draft", draft.id, **changed)
+    return splitter.check(structure_of(draft))
+
+
+def _positive_int(value, what, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise Invalid(_l("Each %(what)s needs a positive whole number.", what=what), code="invalid_structure")
+    return value
+
+
+def parse_structure(data):
+    """Validate a corrected split sent by the organizer; return it as a splitter.Structure."""
+    if not isinstance(data, dict):
+        raise Invalid(_l("The corrected structure is not in the expected form."), code="invalid_structure")
+    headings, articles = data.get("headings") or [], data.get("articles") or []
+    preamble = data.get("preamble") or []
+    if not all(isinstance(x, list) for x in (headings, articles, preamble)):
+        raise Invalid(_l("The corrected structure is not in the expected form."), code="invalid_structure")
+    result = splitter.Structure(style=data.get("style") if data.get("style") in ("article", "point") else "article")
+    result.preamble = [p.strip() for p in preamble if isinstance(p, str) and p.strip()]
+    for i, raw in enumerate(headings):
+        if not isinstance(raw, dict) or raw.get("level") not in (1, 2, 3):
+            raise Invalid(_l("Heading %(n)s has no valid level.", n=i + 1), code="invalid_structure")
+        parent = raw.get("parent")
+        if parent is not None and not (
+            isinstance(parent, int) and 0 <= parent < i and result.headings[parent].level < raw["level"]
+        ):
+            raise Invalid(_l("Heading %(n)s has an impossible parent.", n=i + 1), code="invalid_structure")
+        title = " ".join(str(raw.get("title") or "").split())
+        if len(title) > MAX_TITLE:
+            raise Invalid(_l("Heading %(n)s has a title that is too long.", n=i + 1), code="invalid_structure")
+        number = _positive_int(raw.get("number"), _l("heading"), allow_none=True)
+        result.headings.append(splitter.Heading(raw["level"], number, title, parent))
+    for i, raw in enumerate(articles):
+        if not isinstance(raw, dict):
+            raise Invalid(_l("The corrected structure is not in the expected form."), code="invalid_structure")
+        paragraphs = raw.get("paragraphs") or []
+        if not isinstance(paragraphs, list) or not all(isinstance(p, str) for p in paragraphs):
+            raise Invalid(_l("Article %(n)s has paragraphs that are not text.", n=i + 1), code="invalid_structure")
+        paragraphs = [p.strip() for p in paragraphs if p.strip()]
+        if any(len(p) > MAX_PARAGRAPH_CHARS for p in paragraphs):
+            raise Invalid(_l("Article %(n)s has a paragraph that is too long.", n=i + 1), code="invalid_structure")
+        heading = raw.get("heading")
+        if heading is not None and not (isinstance(heading, int) and 0 <= heading < len(result.headings)):
+            raise Invalid(_l("Article %(n)s stands under a heading that does not exist.", n=i + 1),
+                          code="invalid_structure")  # fmt: skip
+        title = " ".join(str(raw.get("title") or "").split())[:MAX_TITLE] or None
+        suffix = raw.get("suffix") or 0
+        if isinstance(suffix, bool) or not isinstance(suffix, int) or suffix < 0:
+            raise Invalid(_l("Article %(n)s has an invalid 之X number.", n=i + 1), code="invalid_structure")
+        number = _positive_int(raw.get("number"), _l("article"))
+        result.articles.append(splitter.Article(number, suffix, title, paragraphs, heading, 0, result.style))
+    return result
+
+
+def publish_draft(actor, draft, now=None):
+    """Open the draft for comment: it needs articles, unique article numbers and a future deadline."""
+    now = now or utcnow()
+    _require_preparing(draft)
+    if not draft.articles:
+        raise Invalid(_l("The draft has no articles to comment on."), code="no_articles")
+    seen = set()
+    for article in draft.articles:
+        key = (article.number, article.suffix)
+        label = splitter.Article(article.number, article.suffix, style=draft.style).label
+        if key in seen:
+            message = _l("%(label)s appears twice. Correct the split first.", label=label)
+            raise Invalid(message, code="duplicate_article")
+        seen.add(key)
+        if not article.paragraphs:
+            message = _l("%(label)s has no text. Correct the split first.", label=label)
+            raise Invalid(message, code="empty_article")
+    if draft.deadline <= now:
+        raise Invalid(_l("The deadline for comments must be in the future."), code="invalid_deadline")
+    draft.transition(DraftState.PUBLISHED)
+    draft.published_at = now
+    db.session.flush()
+    record(actor_label(actor), "draft.publish", "draft", draft.id, deadline=draft.deadline)
+    return draft
+
+
+def close_draft(actor, draft, now=None):
+    """End the comment period before (or at) its deadline; the draft becomes read-only."""
+    draft.transition(DraftState.CLOSED)
+    draft.closed_at = now or utcnow()
+    db.session.flush()
+    record(actor_label(actor), "draft.close", "draft", draft.id)
+    return draft
+
+
+# -- contact points --------------------------------------------------------------------------------
+
+_PARENT_KIND = {
+    ContactPointKind.DISTRICT: None,
+    ContactPointKind.POINT: ContactPointKind.DISTRICT,
+    ContactPointKind.COLLECTION: ContactPointKind.POINT,
+}
+
+
+def create_contact_point(actor, name, kind, parent=None, address=""):
+    """Add a point to the network (district point -> contact points -> collection points).
+
+    The point gets a random public code for its poster's QR link. The names of points under
+    one parent are unique.
+    """
+    try:
+        kind = ContactPointKind(kind)
+    except ValueError:
+        raise Invalid(_l("Unknown kind of contact point."), code="invalid_kind") from None
+    name = " ".join((name or "").split())
+    if not 1 <= len(name) <= MAX_POINT_NAME:
+        raise Invalid(_l("A name of 1 to 200 characters is required."), code="invalid_name")
+    address = " ".join((address or "").split())
+    if len(address) > MAX_ADDRESS:
+        raise Invalid(_l("The address is longer than %(max)s characters.", max=MAX_ADDRESS), code="invalid_address")
+    expected = _PARENT_KIND[kind]
+    if (parent is None) != (expected is None) or (parent is not None and parent.kind != expected):
+        message = {
+            ContactPointKind.DISTRICT: _l("The district contact point stands at the top of the network."),
+            ContactPointKind.POINT: _l("A contact point belongs under the district contact point."),
+            ContactPointKind.COLLECTION: _l("A collection point belongs under a contact point."),
+        }[kind]
+        raise Invalid(message, code="invalid_parent")
+    if parent is not None:
+        db.session.flush()  # the parent's id
+    point = ContactPoint(
+        kind=kind, name=name, address=address, parent_id=parent.id if parent else None, code=new_code(POINT_CODE_LENGTH)
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(point)
+    except IntegrityError:
+        raise Conflict(
+            _l("There is already a point called “%(name)s” here.", name=name), code="duplicate_point"
+        ) from None
+    record(actor_label(actor), "contact_point.create", "contact_point", point.id, name=name, kind=str(kind),
+           parent_id=point.parent_id)  # fmt: skip
+    return point
+
+
+def list_contact_points():
+    """Return every contact point, parents before their children, siblings by name."""
+    points = db.session.scalars(select(ContactPoint).order_by(ContactPoint.name)).all()
+    children = {}
+    for point in points:
+        children.setdefault(point.parent_id, []).append(point)
+    ordered = []
+
+    def walk(parent_id):
+        for point in children.get(parent_id, []):
+            ordered.append(point)
+            walk(point.id)
+
+    walk(None)
+    return ordered
+
+
+def point_for_code(code):
+    """Return the active contact point a poster code names, or None for an unknown or forged code."""
+    code = normalize_code(code)
+    if not code or len(code) > 16:
+        return None
+    return db.session.scalar(select(ContactPoint).where(ContactPoint.code == code, ContactPoint.active.is_(True)))
+
+
+# -- opinions --------------------------------------------------------------------------------------
+
+
+def _clean_opinion_text(text):
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
+    if not text:
+        raise Invalid(_l("Write your opinion before sending it."), code="opinion_empty")
+    if len(text) > MAX_OPINION_CHARS:
+        raise Invalid(
+            _l(
+                "An opinion can be at most %(max)s characters long; this one has %(count)s. "
+                "Shorten it or send it in parts.",
+                max=MAX_OPINION_CHARS,
+                count=len(text),
+            ),
+            code="opinion_too_long",
+        )
+    return text
+
+
+def _clean_contact(name, phone):
+    name = " ".join((name or "").split()) or None
+    if name and len(name) > MAX_CONTACT_NAME:
+        raise Invalid(_l("The name is longer than %(max)s characters.", max=MAX_CONTACT_NAME), code="invalid_name")
+    if phone:
+        phone = re.sub(r"[\s\-()（）]", "", unicodedata.normalize("NFKC", phone))
+        if not _PHONE.match(phone):
+            raise Invalid(_l("The phone number is not valid."), code="invalid_phone")
+    return name, phone or None
+
+
+def _resolve_article(draft, article_id):
+    if article_id is None:
+        return None
+    article = db.session.get(Article, article_id) if isinstance(article_id, int) else None
+    if article is None or article.draft_id != draft.id:
+        raise NotFound(_l("This draft has no such article."), code="article_not_found")
+    return article.id
+
+
+def submit_opinion(
+    draft,
+    text,
+    *,
+    article_id=None,
+    point_code=None,
+    channel=None,
+    submitter_type=SubmitterType.RESIDENT,
+    deputy=None,
+    contact_name=None,
+    contact_phone=None,
+    idempotency_key=None,
+    now=None,
+):
+    """Record an opinion on an article (or on the whole draft when ``article_id`` is None).
+
+    Return (opinion, repeated): ``repeated`` is True when an earlier submission with the same
+    idempotency key is returned instead of a new one (a double tap, a retried request). An
+    unknown or forged contact-point code keeps the opinion, attributed to no point.
+    """
+    now = now or utcnow()
+    if draft.state == DraftState.DRAFT:
+        raise NotFound(_l("No such draft."), code="draft_not_found")
+    if not draft.accepts_opinions(now):
+        raise Conflict(_l("The comment period for this draft is over."), code="draft_closed")
+    if idempotency_key is not None and not (
+        0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY and idempotency_key.isascii() and idempotency_key.isprintable()
+    ):
+        raise Invalid(_l("The idempotency key must be 1 to 64 printable ASCII characters."), code="invalid_key")
+    text = _clean_opinion_text(text)
+    resolved_article = _resolve_article(draft, article_id)
+    try:
+        submitter_type = SubmitterType(submitter_type)
+    except ValueError:
+        raise Invalid(_l("Unknown kind of submitter."), code="invalid_submitter") from None
+    if (submitter_type == SubmitterType.DEPUTY) != (deputy is not None):
+        raise Invalid(_l("Only a deputy submits as a deputy."), code="invalid_submitter")
+    point = point_for_code(point_code) if point_code else None
+    if channel is None:
+        channel = Channel.DEPUTY if deputy is not None else Channel.POSTER if point_code else Channel.LINK
+    try:
+        channel = Channel(channel)
+    except ValueError:
+        raise Invalid(_l("Unknown channel."), code="invalid_channel") from None
+    name, phone = _clean_contact(contact_name, contact_phone)
+    opinion = Opinion(
+        draft_id=draft.id,
+        article_id=resolved_article,
+        text=text,
+        submitter_type=submitter_type,
+        channel=channel,
+        contact_point_id=point.id if point else None,
+        deputy_id=deputy.id if deputy is not None else None,
+        tracking_code=new_code(TRACKING_CODE_LENGTH),
+        idempotency_key=idempotency_key,
+        created_at=now,
+    )
+    if name or phone:
+        opinion.contact = OpinionContact(name=name, phone=phone, created_at=now)
+    try:
+        db.session.add(opinion)
+        db.session.flush()
+    except IntegrityError:
+        # The submission did nothing else: start over and look for the earlier one with this key.
+        db.session.rollback()
+        earlier = None
+        if idempotency_key is not None:
+            earlier = db.session.scalar(
+                select(Opinion).where(Opinion.draft_id == draft.id, Opinion.idempotency_key == idempotency_key)
+            )
+        if earlier is None:  # a tracking-code collision, about 1 in 10^14: the resident may simply resend
+            raise Conflict(_l("Your opinion could not be saved. Please send it again."), code="opinion_retry") from None
+        return earlier, True
+    return opinion, False
+
+
+def get_opinion_by_tracking_code(code):
+    """Return the opinion a tracking code names, or raise NotFound."""
+    code = normalize_code(code)
+    opinion = None
+    if len(code) == TRACKING_CODE_LENGTH:
+        opinion = db.session.scalar(select(Opinion).where(Opinion.tracking_code == code))
+    if opinion is None:
+        raise NotFound(_l("No opinion has this tracking code. Check the code and try again."), code="opinion_not_found")
+    return opinion
