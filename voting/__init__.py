@@ -105,6 +105,7 @@ def register_blueprints(app):
     import voting.api.ballots  # noqa: F401  (registers the ballot operations on api_bp)
     import voting.api.consultations  # noqa: F401  (registers the draft and contact-point operations on api_bp)
     import voting.api.opinion_reports  # noqa: F401  (registers getDraftStats and exportOpinions on api_bp)
+    import voting.api.opinion_review  # noqa: F401  (registers listOpinions, mergeOpinions, importOpinions ... on api_bp)
     import voting.api.opinions  # noqa: F401  (registers submitOpinion and getOpinionByTrackingCode on api_bp)
     import voting.api.paper_ballots  # noqa: F401  (registers the paper-ballot operations on api_bp)
     from voting.accounts.views import bp as accounts_bp
@@ -116,6 +117,7 @@ def register_blueprints(app):
     from voting.ballots.views import bp as ballots_bp
     from voting.consultations.public_views import bp as public_consult_bp
     from voting.consultations.report_views import bp as consult_reports_bp
+    from voting.consultations.review_views import bp as opinion_review_bp
     from voting.consultations.views import bp as consultations_bp
     from voting.deputies.views import bp as deputies_bp
     from voting.meetings.views import bp as meetings_bp
@@ -133,6 +135,7 @@ def register_blueprints(app):
         consultations_bp,
         public_consult_bp,
         consult_reports_bp,
+        opinion_review_bp,
         ballot_exports_bp,
         api_bp,
     ):

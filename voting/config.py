@@ -54,7 +54,8 @@ ORGANIZER_MAX_HOURS = 12
 # A deputy's phone stays signed in this long (a congress lasts several days), until revoked.
 DEPUTY_DEVICE_DAYS = 30
 
-# Rate limits (Flask-Limiter). memory:// is per process; use redis:// with several servers.
+# Rate limits (voting/ratelimit.py, counted by the limits package). memory:// is per process; use
+# redis:// with several servers.
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_LOGIN = "10 per minute"
 RATELIMIT_ACTIVATION = "30 per minute"
@@ -78,6 +79,8 @@ WTF_CSRF_TIME_LIMIT = None
 # Standing Committee", in the reader's language) and how long contact details are kept;
 # `flask purge-personal-data` deletes them after CONSULTATION_CONTACT_RETENTION_DAYS.
 CONSULTATION_COLLECTOR = None
+# A new draft takes comments for this many days unless the organizer sets its deadline.
+CONSULTATION_COMMENT_DAYS = 30
 CONSULTATION_CONTACT_RETENTION_DAYS = 365
 # Opinions are limited per client (an anonymous random cookie, or the deputy's bound phone), since
 # a whole neighbourhood meeting may share one address; the per-address ceiling is only a backstop

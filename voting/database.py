@@ -1,6 +1,17 @@
 """Database engine settings that every connection needs."""
 
+import sqlite3
+import threading
+import time
+
 from sqlalchemy import event
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+# SQLite's own busy handler sleeps in C; it gets only a moment before a busy statement is retried
+# from Python, whose sleep lets the other greenlets of a gevent worker run.
+SQLITE_C_BUSY_MS = 5
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_HOLDS_LOCK = "voting_sqlite_write_lock"
 
 
 def engine_options(uri, options):
@@ -25,6 +36,90 @@ def configure_engine_events(engine):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_C_BUSY_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    _serialize_writers(engine)
+    _retry_when_busy(engine)
+
+
+def _retry_when_busy(engine):
+    """Retry a statement refused with "database is locked" for up to the busy timeout, sleeping in Python.
+
+    A statement that gets SQLITE_BUSY has not run, so running it again is safe. Between the
+    worker processes the wait is then cooperative too: a frozen worker would keep missing the
+    moments the other one leaves the database free.
+    """
+
+    def retrying(run):
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        pause = 0.001
+        while True:
+            try:
+                run()
+                return True
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor, statement, parameters, _context):
+        return retrying(lambda: cursor.execute(statement, parameters))
+
+    @event.listens_for(engine, "do_executemany")
+    def _executemany(cursor, statement, parameters, _context):
+        return retrying(lambda: cursor.executemany(statement, parameters))
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _execute_no_params(cursor, statement, _context):
+        return retrying(lambda: cursor.execute(statement))
+
+
+def _serialize_writers(engine):
+    """Let one connection of this process at a time write to SQLite; the others wait in Python.
+
+    SQLite lets one writer in at a time and makes the others wait in its busy handler, which
+    sleeps in C. Under gevent that sleep freezes every greenlet of the worker, including the
+    one holding the write lock whenever it has yielded mid-transaction, so one waiting vote
+    could stall a worker (its phones, streams and poller) for the whole busy timeout. Waiting
+    for a lock of the process instead (gevent makes it cooperative; with threads it is a plain
+    lock) keeps the rest running; SQLite's own wait remains only between processes, where the
+    holder is never frozen by the waiter. The lock is taken at a connection's first write, when
+    SQLite takes its own, and given back when that transaction ends.
+    """
+    # Created when the engine is: after gunicorn's gevent worker has patched threading.
+    lock = threading.Lock()
+
+    def release(info):
+        if info.pop(_HOLDS_LOCK, False):
+            lock.release()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take_lock(conn, _cursor, statement, _parameters, _context, _executemany):
+        info = conn.info
+        if info.get(_HOLDS_LOCK) or not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
+        # A writer that waits longer than SQLite itself would is left to SQLite's busy timeout
+        # (and its "database is locked" error), never to a hang.
+        if lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            info[_HOLDS_LOCK] = True
+
+    @event.listens_for(engine, "commit")
+    def _after_commit(conn):
+        # Fired just before the DBAPI commit; nothing can switch greenlets in between.
+        release(conn.info)
+
+    @event.listens_for(engine, "rollback")
+    def _after_rollback(conn):
+        release(conn.info)
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record):
+        release(record.info)
+
+    @event.listens_for(engine, "close")
+    def _closed(_dbapi_connection, record):
+        release(record.info)

@@ -276,3 +276,70 @@ def test_check_in_rate_limit_is_per_phone(rate_limited, app, client, make_deputi
     response = send(second_phone)
     assert response.status_code == 200, response.json
     assert response.json["status"] == "checked_in"
+
+
+def test_check_in_limit_answers_say_when_to_retry(rate_limited, app, client, make_deputies, make_meeting, phone,
+                                                  screen_code):
+    deputy = make_deputies(2)[0]
+    meeting = make_meeting()
+    headers, code, meeting_id = phone(deputy), screen_code(meeting), meeting.id
+    answers = [_check_in(client, headers, meeting_id, code) for _ in range(3)]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+    assert answers[2].status_code == 429
+    assert 0 < int(answers[2].headers["Retry-After"]) <= 60
+
+
+# The phone's token is checked inside the sign-in's own UPDATE (checks_device), not looked up first;
+# an unknown or revoked phone must still hear 401 before anything about its request.
+UNKNOWN_PHONE_REQUESTS = {
+    "good code": lambda code: {"json": {"code": code}},
+    "tampered code": lambda code: {"json": {"code": _tamper_signature(code)}},
+    "not json": lambda code: {"data": "{", "content_type": "application/json"},
+    "wrong shape": lambda code: {"json": {"code": 5}},
+}
+
+
+@pytest.mark.parametrize("case", list(UNKNOWN_PHONE_REQUESTS))
+@pytest.mark.parametrize("token", ["vtd_forged", "revoked"])
+def test_unknown_or_revoked_phone_hears_401_first(client, make_deputies, make_meeting, phone, screen_code, case,
+                                                 token):
+    from voting.deputies.operations import revoke_devices
+
+    deputy = make_deputies(2)[0]
+    meeting = make_meeting()
+    headers = phone(deputy)
+    if token == "revoked":
+        revoke_devices(None, deputy)
+        db.session.commit()
+    else:
+        headers = {"Authorization": "Bearer vtd_forged"}
+    response = client.post(f"/api/v1/meetings/{meeting.id}/checkin", headers=headers,
+                           **UNKNOWN_PHONE_REQUESTS[case](screen_code(meeting)))
+    assert response.status_code == 401, response.json
+    assert response.json["error"]["code"] == "token_invalid"
+    assert _signed_in(meeting) == set()
+
+
+def test_phone_of_an_inactive_deputy_is_refused_even_if_still_bound(client, make_deputies, make_meeting, phone,
+                                                                    screen_code):
+    """Deactivating a deputy revokes their phones; the sign-in itself checks the deputy is active too."""
+    from voting.deputies.models import Deputy
+
+    deputy = make_deputies(2)[0]
+    meeting = make_meeting()
+    headers = phone(deputy)
+    db.session.get(Deputy, deputy.id).active = False  # no revocation: only the deputy's own flag
+    db.session.commit()
+    response = _check_in(client, headers, meeting.id, screen_code(meeting))
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "token_invalid"
+    assert _signed_in(meeting) == set()
+
+
+def test_check_in_answers_without_a_session_cookie(client, make_deputies, make_meeting, phone, screen_code):
+    deputy = make_deputies(2)[0]
+    meeting = make_meeting()
+    response = _check_in(client, phone(deputy), meeting.id, screen_code(meeting))
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")

@@ -326,7 +326,7 @@ def test_a_deputy_who_handed_in_a_paper_cannot_vote_by_phone(hall, api, paper, s
     assert paper.hand_in(ballot, h.deputies[0]).status_code == 201
     response = api.vote(ballot, h.phones[0], {_items(ballot)[0]: "yes"})
     assert response.status_code == 409 and response.json["error"]["code"] == "voted_on_paper"
-    assert "paper" in response.json["error"]["message"]
+    assert "纸质票" in response.json["error"]["message"]
     assert _methods(ballot["id"]) == {h.deputies[0].id: "paper"}
     assert stored(ballot["id"]) == (1, 0)
 

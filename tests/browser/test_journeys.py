@@ -228,8 +228,8 @@ def roster_csv(rows):
 def test_roster_import_lists_row_errors_and_imports_nothing_then_imports_a_good_file(organizer, zh, screenshot):
     bad = roster_csv(
         [
-            ["试导入甲", "IMP001", "城关街道代表团", "13800000001"],
-            ["", "IMP002", "城关街道代表团", ""],
+            ["试导入甲", "IMP001", "导入测试代表团", "13800000001"],
+            ["", "IMP002", "导入测试代表团", ""],
             ["试导入丙", "IMP003", '=HYPERLINK("x")', ""],
         ]
     )
@@ -266,7 +266,7 @@ def test_roster_import_lists_row_errors_and_imports_nothing_then_imports_a_good_
     expect(organizer.locator("h1 small")).to_have_text(total_before)
 
     good = roster_csv(
-        [["试导入甲", "IMP001", "城关街道代表团", "13800000001"], ["试导入乙", "IMP002", "东湖街道代表团", ""]]
+        [["试导入甲", "IMP001", "导入测试代表团", "13800000001"], ["试导入乙", "IMP002", "导入测试代表团", ""]]
     )
     organizer.goto("/deputies/import")
     organizer.set_input_files("input[type=file]", files=[{"name": "名单.csv", "mimeType": "text/csv", "buffer": good}])

@@ -128,7 +128,12 @@ def test_xlsx_summary_reads_back(client, org, consultation):
     assert whole[3] == "总体赞成" and whole[2] is None
     assert item[1] == "第一条【目的和依据】" or item[1].startswith("第一条")
     assert item[2] == "\n".join(consultation.articles[0].paragraphs)  # the original text, on the first row
-    assert (item[3], item[4], item[5], item[6]) == ("建议明确物业服务标准", "物业服务企业应当按照合同约定的标准提供服务。", 3, 3)
+    assert (item[3], item[4], item[5], item[6]) == (
+        "建议明确物业服务标准",
+        "物业服务企业应当按照合同约定的标准提供服务。",
+        3,
+        3,
+    )
     assert "殷行街道联系点" in item[7] and item[7].count("×1") == 3  # three sources, one opinion each
     assert item[9] == "符合上位法" and item[10] == "已采纳，联系电话136****5678"
     assert [row[2] for row in article2] == ["\n".join(consultation.articles[1].paragraphs), None, None]
@@ -168,8 +173,9 @@ def test_exports_without_contacts_are_not_logged(client, org, consultation):
 def pdf_tools(tmp_path, data):
     path = tmp_path / "summary.pdf"
     path.write_bytes(data)
-    run = {tool: subprocess.run([tool, *args, str(path), *tail], capture_output=True, check=True, text=True).stdout
-           for tool, args, tail in (("pdftotext", ["-layout"], ["-"]), ("pdffonts", [], []), ("pdfinfo", [], []))}  # fmt: skip
+    tools = {"pdftotext": ["-raw", str(path), "-"], "pdffonts": [str(path)], "pdfinfo": [str(path)]}
+    run = {tool: subprocess.run([tool, *args], capture_output=True, check=True, text=True).stdout
+           for tool, args in tools.items()}  # fmt: skip
     return run["pdftotext"], run["pdffonts"], run["pdfinfo"]
 
 
@@ -179,8 +185,9 @@ def test_pdf_summary_has_chinese_text_and_an_embedded_font(client, org, consulta
     assert response.mimetype == "application/pdf"
     text, fonts, info = pdf_tools(tmp_path, response.data)
     flat = re.sub(r"\s+", "", text)
-    for expected in (consultation.draft.title, "建议明确物业服务标准", "第一条", "总体赞成", "<script>alert(1)</script>&",
-                     "=HYPERLINK", "138****5678", "殷行街道联系点"):  # fmt: skip
+    expected_texts = (consultation.draft.title, "建议明确物业服务标准", "第一条", "总体赞成", SCRIPT, "=HYPERLINK",
+                      "138****5678", "殷行街道联系点")  # fmt: skip
+    for expected in expected_texts:
         assert re.sub(r"\s+", "", expected) in flat, expected
     assert "13812345678" not in flat and CONTACT_PHONE not in flat
     font_rows = [line.split() for line in fonts.splitlines()[2:]]
@@ -260,7 +267,9 @@ def test_csv_with_contacts_is_a_post_masked_and_logged(client, login, organizer,
 
 def test_raw_rows_time_is_local(app, consultation):
     """Stored times are UTC; the CSV shows the service's time zone (Asia/Shanghai, +8 h)."""
-    row = next(r for r in exports.raw_rows(consultation.draft) if r[0] == consultation.item.tracking_code)
+    rows = exports.raw_rows(consultation.draft)
+    row = next(r for r in rows if r[0] == consultation.item.tracking_code)
+    rows.close()  # stopping early releases the cursor
     created = db.session.get(Opinion, consultation.item.id).created_at
     from datetime import timedelta
 
@@ -285,7 +294,9 @@ def test_export_api_refusals(client, org, consultation, make_user, api_token):
     admin = api_token(make_user("admin"))
     assert client.get(job["status_url"], headers=admin).status_code == 200
     # Not a job id at all, or a job of another draft.
-    assert client.get(f"/api/v1/drafts/{consultation.draft.id}/exports/..%2F..%2Fsecret", headers=org).status_code == 404
+    assert (
+        client.get(f"/api/v1/drafts/{consultation.draft.id}/exports/..%2F..%2Fsecret", headers=org).status_code == 404
+    )
     assert client.get(f"/api/v1/drafts/{consultation.draft.id}/exports/{'x' * 22}", headers=org).status_code == 404
 
 
@@ -353,3 +364,71 @@ def _own_exports_folder(app, tmp_path):
     """Each test writes its exports under its own instance folder."""
     app.instance_path = str(tmp_path / "instance")
     yield
+
+
+def test_a_chain_of_merges_counts_at_its_last_item(app, consultation):
+    """An item merged, with what was merged into it, into another item: everything lands there, once."""
+    c = consultation
+    people, whole_id = c.item.people_count, c.whole.id
+    c.whole.people_count += people
+    c.item.transition(OpinionStatus.RECEIVED)  # reopened, then merged itself into the whole-draft opinion
+    c.item.handled_at = None
+    c.item.transition(OpinionStatus.MERGED)
+    c.item.merged_into_id = whole_id
+    db.session.commit()
+    items = {item.text: item for item in exports.summary_items(c.draft)}
+    assert len(items) == 4
+    whole = items["总体赞成"]
+    assert (whole.opinions, whole.people) == (4, 4)
+    assert whole.source.count("×") == 3  # the public link twice, the point's poster once, the staff import once
+
+
+# -- the shared writers (voting/exports.py) ---------------------------------------------------------
+
+
+def test_xlsx_stream_keeps_text_as_text(tmp_path):
+    from voting.exports import MAX_CELL_CHARS, XlsxStream
+
+    path = tmp_path / "t.xlsx"
+    with XlsxStream(path, title="标题 & <x>") as book:
+        first = book.add_sheet("a/b:c*d?[e]", widths=[10, 20], freeze_rows=1)
+        first.row(["序号", "意见"], "header")
+        first.row([1, "  前后有空格  "], ["number", "text"])
+        first.row([2, "控制\x0b字符\x00去掉"], ["number", "text"])
+        first.row([3, "长" * (MAX_CELL_CHARS + 10)], ["number", "text"])
+        first.row([4, "+1", "-2", "@sum", "=1+1", True, 2.5], "text")
+        second = book.add_sheet("a/b:c*d?[e]")  # the same name again gets a number
+        second.row(["x"])
+    book = openpyxl.load_workbook(path)
+    assert [ws.title for ws in book.worksheets] == ["a b c d  e", "a b c d  e (2)"]
+    ws = book.worksheets[0]
+    assert ws["B2"].value == "  前后有空格  "
+    assert ws["B3"].value == "控制字符去掉"
+    assert len(ws["B4"].value) == MAX_CELL_CHARS and ws["B4"].value.endswith("…")
+    assert [c.value for c in ws[5]] == [4, "+1", "-2", "@sum", "=1+1", True, 2.5]
+    assert all(c.data_type == "s" for c in ws[5][1:5])  # text, not formulas or numbers
+    assert ws.freeze_panes == "A2"
+
+
+def test_csv_chunks_make_every_text_cell_safe():
+    from voting.exports import csv_chunks
+
+    data = b"".join(csv_chunks(["=H", "b"], [["=1+1", 5], ["-x", "a,b"], ["\tTab", None]], chunk_rows=1))
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert list(csv.reader(io.StringIO(data.decode("utf-8-sig")))) == [
+        ["'=H", "b"], ["'=1+1", "5"], ["'-x", "a,b"], ["'\tTab", ""]
+    ]  # fmt: skip
+
+
+def test_wrap_lines_fits_the_width():
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from voting.exports import wrap_lines
+    from voting.pdf import register_cjk_font
+
+    font = register_cjk_font()
+    text = "建议明确物业服务企业的服务标准和收费标准 and keep English words whole when possible\n第二段"
+    lines = wrap_lines(text, font, 10, 100).split("\n")
+    assert all(stringWidth(line, font, 10) <= 100 for line in lines)
+    assert "".join(lines).replace(" ", "") == text.replace("\n", "").replace(" ", "")
+    assert "English" in " ".join(lines).split() and lines[-1] == "第二段"

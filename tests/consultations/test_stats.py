@@ -64,7 +64,13 @@ def consultation(app, organizer, make_deputies):
     decide(o5, OpinionStatus.PARTLY_ADOPTED)
     db.session.commit()
     return SimpleNamespace(
-        draft=draft, district=district, p1=p1, c1=c1, p2=p2, articles=(a1, a2, a3), opinions=(o1, o2, o3, o4, o5, o6, o7)
+        draft=draft,
+        district=district,
+        p1=p1,
+        c1=c1,
+        p2=p2,
+        articles=(a1, a2, a3),
+        opinions=(o1, o2, o3, o4, o5, o6, o7),
     )
 
 

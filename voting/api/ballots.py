@@ -372,14 +372,19 @@ def close_ballot(ballot_id):
     request_model=CastIn,
     response_model=CastOut,
     errors=(404, 409),
+    checks_device=True,
 )
 def cast_ballot(ballot_id, body):
     """Called by the phone of a deputy signed in to the ballot's meeting, while the ballot is open. A retry
     from the same phone with the same choices (send an ``Idempotency-Key``) returns the same receipt; any other
     second submission is refused with 409 ``already_voted`` unless the last submission counts."""
-    ballot = ballots.get_ballot(ballot_id)
-    result = ballots.cast_ballot(
-        ballot, g.api_device, g.api_device_token, body.choices, request.headers.get("Idempotency-Key")
+    # The vote's INSERT authenticates the phone (checks_device): no device or ballot is read first.
+    result = ballots.cast_ballot_by_token(
+        ballot_id,
+        g.api_device_token,
+        body.choices,
+        request.headers.get("Idempotency-Key"),
+        device_token_hash=g.api_device_token_hash,
     )
     return CastOut(
         ballot_id=ballot_id,

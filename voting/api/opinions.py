@@ -135,6 +135,13 @@ def _deputy():
     return g.opinion_device
 
 
+def _client():
+    """Name the client for the limit and the idempotency key (cached): the deputy's phone, X-Client-Id or None."""
+    if "opinion_client" not in g:
+        g.opinion_client = client_key(_deputy(), request.headers.get("X-Client-Id"))
+    return g.opinion_client
+
+
 def _raw_idempotency_key():
     raw = request.headers.get("Idempotency-Key")
     if raw is not None and not (0 < len(raw) <= 64 and raw.isascii() and raw.isprintable()):
@@ -147,7 +154,7 @@ def _limited(run):
 
     def limited(**kwargs):
         refuse_oversized_body()
-        check_opinion_rate(client_key(_deputy(), request.headers.get("X-Client-Id")))
+        check_opinion_rate(_client())
         return run(**kwargs)
 
     limited.__name__ = run.__name__
@@ -176,11 +183,10 @@ def submit_opinion(body):
     Bearer vtd_...``, which sends the opinion as that deputy's); without one the caller's address stands in.
     Rate limited per client, with a ceiling per address (429 says how long to wait)."""
     device = _deputy()
-    header = request.headers.get("X-Client-Id")
     raw_key = _raw_idempotency_key()
-    draft = consultations.get_draft(body.draft_id)
-    opinion, repeated = consultations.submit_opinion(
-        draft,
+    # One INSERT that checks the draft and the article itself: nothing is loaded first.
+    opinion, repeated = consultations.record_opinion(
+        body.draft_id,
         body.text,
         article_id=body.article_id,
         point_code=body.contact_point_code or None,
@@ -188,13 +194,13 @@ def submit_opinion(body):
         deputy=device.deputy if device else None,
         contact_name=None if device else body.contact_name,
         contact_phone=None if device else body.contact_phone,
-        idempotency_key=idempotency_key(client_key(device, header), raw_key),
+        idempotency_key=idempotency_key(_client(), raw_key),
     )
     code = consultations.format_tracking_code(opinion.tracking_code)
     return OpinionSent(
         tracking_code=code,
         tracking_url=public_url("public_consult.track", code=code),
-        draft_id=draft.id,
+        draft_id=opinion.draft_id,
         article_id=opinion.article_id,
         submitter_type=opinion.submitter_type,
         attributed=opinion.contact_point_id is not None,

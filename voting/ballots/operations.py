@@ -11,21 +11,23 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, exists, func, insert, literal, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from voting.audit.operations import actor_label, record
 from voting.ballots import tally
 from voting.ballots.models import Ballot, BallotItem, BallotParticipation, BallotState, CastBallot, VoteMethod
 from voting.ballots.paper_models import PaperBallot, PaperState
-from voting.errors import Conflict, Forbidden, Invalid, NotFound
+from voting.deputies.models import Deputy, DeputyDevice
+from voting.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from voting.extensions import db
 from voting.meetings.models import MeetingMember
 from voting.meetings.operations import attendance_of
 from voting.timeutil import utcnow
+from voting.tokens import token_hash
 
 MAX_ITEMS = 100
 MAX_TITLE = 200
@@ -353,15 +355,18 @@ def normalize_choices(ballot, choices):
     and counted as invalid. Per item and rating: item id -> choice; an item left out is not
     voted on. Anything else (unknown items or choices, repeated ticks) is refused.
     """
-    item_ids = {item.id for item in ballot.items}
-    if ballot.form == tally.Form.CHOOSE:
+    return _normalize(ballot.form, ballot.places, {item.id for item in ballot.items}, choices)
+
+
+def _normalize(form, places, item_ids, choices):
+    if form == tally.Form.CHOOSE:
         if not isinstance(choices, list | tuple):
             raise _malformed()
         ticked = [_item_id(key, item_ids) for key in choices]
         if len(set(ticked)) != len(ticked):
             raise _malformed()
-        return json.dumps(sorted(ticked), separators=(",", ":")), len(ticked) <= ballot.places
-    allowed = tally.PER_ITEM_CHOICES if ballot.form == tally.Form.PER_ITEM else tally.RATING_CHOICES
+        return json.dumps(sorted(ticked), separators=(",", ":")), len(ticked) <= places
+    allowed = tally.PER_ITEM_CHOICES if form == tally.Form.PER_ITEM else tally.RATING_CHOICES
     if not isinstance(choices, dict):
         raise _malformed()
     paper = {}
@@ -403,58 +408,203 @@ def _hold_open_ballot(ballot_id):
         db.session.execute(select(Ballot.id).where(Ballot.id == ballot_id).with_for_update(read=True))
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """What a ballot paper is checked against. Frozen once the ballot opens (``update_ballot`` refuses)."""
+
+    ballot_id: int
+    meeting_id: int
+    opened_at: datetime | None
+    form: str
+    places: int | None
+    secret: bool
+    item_ids: frozenset
+
+    @classmethod
+    def of(cls, ballot):
+        return cls(
+            ballot.id,
+            ballot.meeting_id,
+            ballot.opened_at,
+            ballot.form,
+            ballot.places,
+            ballot.secret,
+            frozenset(item.id for item in ballot.items),
+        )
+
+
+# The rules of ballots that have opened, per process, keyed by ballot id: a phone's vote then reads
+# neither the ballot nor its items. An entry is used only with its ``opened_at``, which the vote's
+# INSERT checks against the ballot row (so a stale entry can never admit a paper), and an entry is
+# checked again before its rules refuse a paper. Rules only: nothing about any vote.
+_OPEN_RULES = {}
+_OPEN_RULES_MAX = 256
+
+
+def _cached_rules(ballot_id):
+    """Return (rules, whether they came from the cache); NotFound if there is no such ballot."""
+    rules = _OPEN_RULES.get(ballot_id)
+    if rules is not None:
+        return rules, True
+    rules = _Rules.of(get_ballot(ballot_id))
+    if rules.opened_at is not None:
+        if len(_OPEN_RULES) >= _OPEN_RULES_MAX:
+            _OPEN_RULES.clear()
+        _OPEN_RULES[ballot_id] = rules
+    return rules, False
+
+
+_OPENED_AT = select(Ballot.__table__.c.opened_at).where(Ballot.__table__.c.id == bindparam("ballot_id"))
+
+
+def _rules_are_stale(rules):
+    """Whether cached rules are not (or no longer) those of the ballot in this database."""
+    opened_at = db.session.connection().execute(_OPENED_AT, {"ballot_id": rules.ballot_id}).first()
+    if opened_at is not None and opened_at[0] == rules.opened_at:
+        return False
+    _OPEN_RULES.pop(rules.ballot_id, None)
+    return True
+
+
+def _vote_statement():
+    """INSERT the participation row of the phone's deputy; RETURNING the deputy id, or nothing.
+
+    Authenticates the phone (a live binding of an active deputy, by its token's hash) and checks
+    that the ballot is open now, was opened when ``rules`` say, and that the deputy is signed in
+    to its meeting, all in the one statement. Built once: building it per vote cost more than
+    running it (docs/BENCHMARKS.md).
+    """
+    device, deputy = DeputyDevice.__table__, Deputy.__table__
+    ballot, member = Ballot.__table__, MeetingMember.__table__
+    participation = BallotParticipation.__table__
+    now = bindparam("now", type_=ballot.c.closes_at.type)
+    ballot_id = bindparam("ballot_id", type_=ballot.c.id.type)
+    return (
+        insert(participation)
+        .from_select(
+            ["ballot_id", "deputy_id", "method"],
+            select(ballot_id, device.c.deputy_id, bindparam("method", type_=participation.c.method.type))
+            .join_from(device, deputy, deputy.c.id == device.c.deputy_id)
+            .where(
+                device.c.token_hash == bindparam("token_hash"),
+                device.c.revoked_at.is_(None),
+                device.c.expires_at > now,
+                deputy.c.active.is_(True),
+                exists().where(
+                    ballot.c.id == ballot_id,
+                    ballot.c.state == BallotState.OPEN.value,
+                    ballot.c.closes_at.is_(None) | (ballot.c.closes_at > now),
+                    ballot.c.opened_at == bindparam("opened_at", type_=ballot.c.opened_at.type),
+                ),
+                exists().where(
+                    member.c.meeting_id == bindparam("meeting_id"),
+                    member.c.deputy_id == device.c.deputy_id,
+                    member.c.checked_in_at.is_not(None),
+                ),
+            ),
+        )
+        .returning(participation.c.deputy_id)
+    )
+
+
+_VOTE = _vote_statement()
+_PAPER = insert(CastBallot.__table__)
+_HOLD_OPEN_BALLOT = (
+    select(Ballot.__table__.c.id).where(Ballot.__table__.c.id == bindparam("ballot_id")).with_for_update(read=True)
+)
+
+
 def cast_ballot(ballot, device, device_token, choices, idempotency_key=None):
     """Record a deputy's ballot paper from their phone; return the receipt.
 
-    One INSERT records that the deputy voted, conditional on the ballot being open and the
-    deputy being signed in to its meeting; its primary key refuses a second ballot under any
-    race. The paper itself goes into a separate row in the same transaction. A repeated
-    submission from the same phone (same receipt) with the same choices gets the same
-    receipt back, so an ``Idempotency-Key`` retry is safe; the receipt is the retry's identity,
-    so the key itself is checked but never stored (storing it would be a link).
+    One INSERT records that the deputy voted, conditional on the phone being live, the ballot
+    being open and the deputy being signed in to its meeting; its primary key refuses a second
+    ballot under any race. The paper itself goes into a separate row in the same transaction.
+    A repeated submission from the same phone (same receipt) with the same choices gets the
+    same receipt back, so an ``Idempotency-Key`` retry is safe; the receipt is the retry's
+    identity, so the key itself is checked but never stored (storing it would be a link).
     """
+    return _cast(_Rules.of(ballot), token_hash(device_token), device_token, choices, idempotency_key)
+
+
+def cast_ballot_by_token(ballot_id, device_token, choices, idempotency_key=None, device_token_hash=None):
+    """``cast_ballot`` for a phone known only by its token (the API): nothing is read before the INSERT.
+
+    The ballot's rules come from this process's cache of opened ballots (see ``_OPEN_RULES``) and
+    the phone is authenticated by the INSERT itself; an unknown or revoked phone gets 401
+    ``token_invalid``, as everywhere.
+    """
+    rules, cached = _cached_rules(ballot_id)
+    hashed = device_token_hash or token_hash(device_token)
+    try:
+        return _cast(rules, hashed, device_token, choices, idempotency_key, cached)
+    except _StaleRules:
+        return _cast(_cached_rules(ballot_id)[0], hashed, device_token, choices, idempotency_key)
+
+
+class _StaleRules(Exception):
+    """Cached rules turned out not to be the ballot's: read them again and start over."""
+
+
+def _cast(rules, hashed, device_token, choices, idempotency_key, cached=False):
     _check_idempotency_key(idempotency_key)
-    payload, valid = normalize_choices(ballot, choices)
-    ballot_id, meeting_id, deputy_id = ballot.id, ballot.meeting_id, device.deputy_id
+    try:
+        payload, valid = _normalize(rules.form, rules.places, rules.item_ids, choices)
+    except Invalid:
+        if cached and _rules_are_stale(rules):
+            raise _StaleRules from None
+        raise
+    ballot_id = rules.ballot_id
     receipt = receipt_for(device_token, ballot_id)
     now = utcnow()
-    signed_in = exists().where(
-        MeetingMember.meeting_id == meeting_id,
-        MeetingMember.deputy_id == deputy_id,
-        MeetingMember.checked_in_at.is_not(None),
-    )
+    connection = db.session.connection()
     try:
-        _hold_open_ballot(ballot_id)
+        if connection.dialect.name == "postgresql":
+            # Share-lock the ballot's row: closing waits for this vote, and a vote after close sees it.
+            connection.execute(_HOLD_OPEN_BALLOT, {"ballot_id": ballot_id})
         # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... SELECT.
-        inserted = db.session.execute(
-            insert(BallotParticipation)
-            .from_select(
-                ["ballot_id", "deputy_id", "method"],
-                select(literal(ballot_id), literal(deputy_id), literal(VoteMethod.PHONE.value)).where(
-                    _open_now(ballot_id, now), signed_in
-                ),
-            )
-            .returning(BallotParticipation.deputy_id)
-        ).first()
-        if inserted is None:
-            _explain_refused_vote(ballot_id, meeting_id, deputy_id, now)
-        db.session.execute(
-            insert(CastBallot),
+        deputy_id = connection.execute(
+            _VOTE,
+            {
+                "ballot_id": ballot_id,
+                "method": VoteMethod.PHONE.value,
+                "token_hash": hashed,
+                "now": now,
+                "opened_at": rules.opened_at,
+                "meeting_id": rules.meeting_id,
+            },
+        ).scalar()
+        if deputy_id is None:
+            if cached and _rules_are_stale(rules):
+                raise _StaleRules
+            _explain_refused_vote(ballot_id, rules.meeting_id, _deputy_of(hashed).deputy_id, now)
+        connection.execute(
+            _PAPER,
             {
                 "id": secrets.token_hex(16),
                 "ballot_id": ballot_id,
                 "receipt": receipt,
                 "choices": payload,
                 "valid": valid,
-                "deputy_id": None if ballot.secret else deputy_id,
+                "deputy_id": None if rules.secret else deputy_id,
             },
         )
     except IntegrityError:
         # This request did nothing else, so the whole transaction can go; the second look
         # below runs in a fresh one and sees the ballot that won the race.
         db.session.rollback()
-        return _repeat_vote(ballot_id, deputy_id, receipt, payload, valid, now)
+        return _repeat_vote(ballot_id, _deputy_of(hashed).deputy_id, receipt, payload, valid, now)
     return CastResult(receipt, valid)
+
+
+def _deputy_of(hashed):
+    """The live device of a token hash, or 401 ``token_invalid``."""
+    from voting.deputies.operations import device_for_token_hash
+
+    device = device_for_token_hash(hashed)
+    if device is None:
+        raise Unauthorized(_l("Unknown or revoked device token."), code="token_invalid")
+    return device
 
 
 def _repeat_vote(ballot_id, deputy_id, receipt, payload, valid, now):

@@ -6,9 +6,11 @@ Opinions are compared only within their article (the whole-draft opinions are on
 1. Each text is normalised (full-width to half-width, case, punctuation and spaces dropped,
    numerals before a unit written as digits: 三十日 -> 30日) and identical normalised texts form
    exact groups at once.
-2. The distinct texts get a MinHash signature over their character 3-grams (one-permutation
-   hashing with densification: one hash per distinct 3-gram, computed once per run) and are
-   put in LSH buckets, 10 bands of 3 values. Only texts that share a bucket are compared.
+2. In an article with up to 1,500 distinct texts every pair is compared, in rapidfuzz's C loop
+   (a second or so). Beyond that, the distinct texts get a MinHash signature over their
+   character 3-grams (one-permutation hashing with densification: one hash per distinct 3-gram)
+   and go into LSH buckets, 10 bands of 3 values; only texts that share a bucket are compared,
+   each newcomer with at most 8 texts already there, so a crowded bucket stays linear.
 3. A candidate pair is verified with rapidfuzz's normalised Indel similarity on the normalised
    texts (>= ``threshold``, 80 by default) and a conflict check on the places where the two
    texts differ: opposite wording (增加/减少, 延长/缩短, 允许/禁止), a negation on one side only
@@ -31,6 +33,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from rapidfuzz import process
 from rapidfuzz.distance import Indel, Levenshtein
 
 from voting.consultations.splitter import parse_chinese_number
@@ -43,6 +46,7 @@ BANDS, ROWS = 10, 3  # LSH: a pair with Jaccard 0.5 of 3-grams meets in a bucket
 BINS = BANDS * ROWS
 MAX_LEADERS = 8  # texts a bucket's newcomer is compared with, so a crowded bucket stays linear
 MAX_SPLITS = 50  # representatives tried when a component falls apart
+EXHAUSTIVE = 1500  # up to this many distinct texts in an article, every pair is compared (in C)
 
 _M64 = (1 << 64) - 1
 _UNIT = "条款项章节编日天月年周元倍个人名户次岁层米平方公里小时分钟号万千百%"
@@ -56,7 +60,8 @@ _OPPOSITES = (
     ("增", "减"), ("加", "减"), ("高", "低"), ("长", "短"), ("多", "少"), ("大", "小"), ("升", "降"), ("涨", "降"),
     ("扩", "缩"), ("延", "缩"), ("宽", "严"), ("松", "紧"), ("重", "轻"), ("早", "晚"), ("前", "后"), ("上", "下"),
     ("提", "降"), ("强", "弱"), ("快", "慢"), ("内", "外"), ("收费", "免费"), ("公开", "保密"), ("应当", "可以"),
-    ("必须", "可以"), ("支持", "反对"), ("同意", "反对"), ("赞成", "反对"), ("政府", "市场"),
+    ("必须", "可以"), ("支持", "反对"), ("同意", "反对"), ("赞成", "反对"), ("政府", "市场"), ("租", "售"),
+    ("买", "卖"), ("公", "私"), ("单", "双"),
 )  # fmt: skip
 
 
@@ -175,7 +180,9 @@ class _Signer:
         self.hashes = {}
 
     def _hash(self, shingle):
-        z = (len(self.hashes) + 1) * 0x9E3779B97F4A7C15 & _M64
+        # From the characters themselves (not str.__hash__, which changes from run to run).
+        x = int.from_bytes(shingle.encode("utf-32-le"), "little")
+        z = (x ^ (x >> 64)) * 0x9E3779B97F4A7C15 & _M64
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9 & _M64
         z = (z ^ (z >> 27)) * 0x94D049BB133111EB & _M64
         z ^= z >> 31
@@ -222,7 +229,7 @@ class _Components:
             self.parent[max(ri, rj)] = min(ri, rj)
 
 
-def suggest(items, threshold=DEFAULT_THRESHOLD, campaign_size=CAMPAIGN_SIZE):
+def suggest(items, threshold=DEFAULT_THRESHOLD, campaign_size=CAMPAIGN_SIZE, exhaustive=EXHAUSTIVE):
     """Return the duplicate groups among ``items`` (Item), largest first; singletons are left out."""
     by_article = defaultdict(list)
     for item in items:
@@ -230,19 +237,53 @@ def suggest(items, threshold=DEFAULT_THRESHOLD, campaign_size=CAMPAIGN_SIZE):
     signer = _Signer()
     groups = []
     for article, article_items in by_article.items():
-        groups.extend(_article_groups(article, article_items, threshold, campaign_size, signer))
+        groups.extend(_article_groups(article, article_items, threshold, campaign_size, signer, exhaustive))
     groups.sort(key=lambda g: (-g.size, -g.people, g.representative))
     return groups
 
 
-def _article_groups(article, items, threshold, campaign_size, signer):
+def _article_groups(article, items, threshold, campaign_size, signer, exhaustive):
     # 1. Exact copies once normalised.
     by_text = defaultdict(list)
     for item in items:
         by_text[normalize(item.text)].append(item)
     texts = [t for t in by_text if t]
-    # 2. Candidate pairs from LSH buckets, 3. verified, joined into components.
+    # 2. Candidate pairs, 3. verified, joined into components: every pair of a small article
+    # (rapidfuzz's C loop), LSH buckets for a large one.
     components = _Components(len(texts))
+    if len(texts) <= exhaustive:
+        _all_pairs(texts, components, threshold)
+    else:
+        _bucket_pairs(texts, components, threshold, signer)
+    members = defaultdict(list)
+    for index in range(len(texts)):
+        members[components.find(index)].append(index)
+    # 4. Groups around representatives.
+    groups = []
+    for component in members.values():
+        if len(component) == 1 and len(by_text[texts[component[0]]]) == 1:
+            continue
+        groups.extend(_split(article, component, texts, by_text, threshold, campaign_size))
+    return groups
+
+
+def _all_pairs(texts, components, threshold):
+    for index, text in enumerate(texts):
+        if len(text) < MIN_NEAR_CHARS:
+            continue
+        later = texts[index + 1 :]
+        for _, _, offset in process.extract(text, later, scorer=Indel.normalized_similarity, processor=None,
+                                            score_cutoff=threshold / 100, limit=None):  # fmt: skip
+            other = index + 1 + offset
+            if (
+                len(later[offset]) >= MIN_NEAR_CHARS
+                and components.find(index) != components.find(other)
+                and not conflicting(text, later[offset])
+            ):
+                components.union(index, other)
+
+
+def _bucket_pairs(texts, components, threshold, signer):
     buckets = {}
     for index, text in enumerate(texts):
         if len(text) < MIN_NEAR_CHARS:
@@ -263,16 +304,6 @@ def _article_groups(article, items, threshold, campaign_size, signer):
             else:
                 if len(leaders) < MAX_LEADERS:
                     leaders.append(index)
-    members = defaultdict(list)
-    for index in range(len(texts)):
-        members[components.find(index)].append(index)
-    # 4. Groups around representatives.
-    groups = []
-    for component in members.values():
-        if len(component) == 1 and len(by_text[texts[component[0]]]) == 1:
-            continue
-        groups.extend(_split(article, component, texts, by_text, threshold, campaign_size))
-    return groups
 
 
 def _weight(items):

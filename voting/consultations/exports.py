@@ -18,27 +18,13 @@ Everything streams: rows are read a few thousand at a time and written as they c
 draft with 300,000 opinions is exported in tens of megabytes of memory (docs/BENCHMARKS.md).
 """
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
-from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext, pgettext
-from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.platypus import (
-    BaseDocTemplate,
-    Frame,
-    NextPageTemplate,
-    PageTemplate,
-    Paragraph,
-    Spacer,
-    Table,
-    TableStyle,
-)
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
@@ -46,12 +32,15 @@ from voting.consultations.masking import mask_personal_data, mask_phone
 from voting.consultations.models import Article, ContactPoint, Opinion, OpinionContact, OpinionStatus
 from voting.consultations.stats import CHANNEL_LABELS, SUBMITTER_LABELS, article_label, draft_stats
 from voting.exports import (
+    FORMULA_STARTS,
+    XlsxSheet,
     XlsxStream,
     cooperate,
     csv_chunks,
     excel_footer_text,
     filename_part,
     page_total_canvas,
+    text_cell,
     wrap_lines,
 )
 from voting.extensions import db
@@ -99,20 +88,28 @@ class Labels:
     submitter: dict
     points: dict  # contact point id -> name
     whole_draft: str
+    _sources: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls):
+    def load(cls, csv=False):
+        """Translate the labels once; ``csv``: a point's name is a cell of its own, made formula-safe here."""
+        points = db.session.execute(select(ContactPoint.id, ContactPoint.name)).all()
         return cls(
             status={s: status_label(s) for s in OpinionStatus},
             channel={str(k): str(v) for k, v in CHANNEL_LABELS.items()},
             submitter={str(k): str(v) for k, v in SUBMITTER_LABELS.items()},
-            points=dict(db.session.execute(select(ContactPoint.id, ContactPoint.name)).all()),
+            points={i: text_cell(name) if csv else name for i, name in points},
             whole_draft=gettext("The draft as a whole"),
         )
 
     def source(self, point_id, channel, submitter):
-        parts = [self.points.get(point_id), self.channel.get(channel, channel), self.submitter.get(submitter)]
-        return " · ".join(p for p in parts if p)
+        """殷行街道联系点 · 二维码海报 · 居民; a few hundred combinations, each joined once."""
+        key = (point_id, channel, submitter)
+        text = self._sources.get(key)
+        if text is None:
+            parts = [self.points.get(point_id), self.channel.get(channel, channel), self.submitter.get(submitter)]
+            text = self._sources[key] = " · ".join(p for p in parts if p)
+        return text
 
 
 @dataclass
@@ -138,10 +135,20 @@ def articles_of(draft, labels):
     return articles
 
 
+def _streamed(query):
+    """The rows of ``query`` a batch at a time (a server-side cursor on PostgreSQL), released even when the reader
+    stops early (a download cut off). Plain Core rows: the ORM's row handling would double the cost per row."""
+    result = db.session.connection().execute(query.execution_options(yield_per=BATCH))
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
 # -- the 汇总表 ------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One row of the 汇总表: an opinion not merged into another, with what was merged into it."""
 
@@ -165,19 +172,17 @@ def merged_sources(draft):
     An opinion merged into one that was itself merged later is followed up to the item at the
     end of the chain.
     """
+    merged = (Opinion.draft_id == draft.id, Opinion.status == OpinionStatus.MERGED)
     grouped = db.session.execute(
         select(Opinion.merged_into_id, Opinion.contact_point_id, Opinion.channel, Opinion.submitter_type, func.count())
-        .where(Opinion.draft_id == draft.id, Opinion.status == OpinionStatus.MERGED)
+        .where(*merged)
         .group_by(Opinion.merged_into_id, Opinion.contact_point_id, Opinion.channel, Opinion.submitter_type)
     ).all()
-    targets = {row[0] for row in grouped}
+    # The few merged opinions that others were merged into: the links of the chains.
+    targets = select(Opinion.merged_into_id).where(*merged)
     parent = dict(
-        db.session.execute(
-            select(Opinion.id, Opinion.merged_into_id).where(
-                Opinion.draft_id == draft.id, Opinion.status == OpinionStatus.MERGED, Opinion.id.in_(targets)
-            )
-        ).all()
-    ) if targets else {}  # fmt: skip
+        db.session.execute(select(Opinion.id, Opinion.merged_into_id).where(*merged, Opinion.id.in_(targets))).all()
+    )
 
     def root(opinion_id):
         seen = set()
@@ -227,25 +232,28 @@ def summary_items(draft, include_contacts=False, labels=None):
         )
         if include_contacts:
             query = query.outerjoin(OpinionContact, OpinionContact.opinion_id == Opinion.id)
-        query = query.order_by(Opinion.people_count.desc(), Opinion.id).execution_options(yield_per=BATCH)
         first = True
-        for row in db.session.execute(query):
+        statuses, source = labels.status, labels.source
+        for row in _streamed(query.order_by(Opinion.people_count.desc(), Opinion.id)):
+            # Unpacked once: a Row's attribute lookups by name cost more than the rest of the loop.
+            opinion_id, text, legal_text, people, status, reason, reply, point, channel, submitter = row[:10]
             number += 1
-            group = merged.get(row[0])
-            own = (row.contact_point_id, row.channel, row.submitter_type)
+            group = merged.get(opinion_id)
             yield Item(
-                number=number,
-                article=article,
-                first_of_article=first,
-                text=mask_personal_data(row.text),
-                legal_text=mask_personal_data(row.legal_text) or "",
-                opinions=1 + (sum(group.values()) if group else 0),
-                people=row.people_count,
-                source=_source_text(labels, own, group),
-                status=labels.status[row.status],
-                reason=mask_personal_data(row.reason) or "",
-                reply=mask_personal_data(row.reply) or "",
-                contact=masked_contact(row.name, row.phone) if include_contacts else "",
+                number,
+                article,
+                first,
+                mask_personal_data(text),
+                mask_personal_data(legal_text) if legal_text else "",
+                1 + sum(group.values()) if group else 1,
+                people,
+                _source_text(labels, (point, channel, submitter), group)
+                if group
+                else source(point, channel, submitter),
+                statuses[status],
+                mask_personal_data(reason) if reason else "",
+                mask_personal_data(reply) if reply else "",
+                masked_contact(row[10], row[11]) if include_contacts else "",
             )
             first = False
 
@@ -306,7 +314,9 @@ def _progress_every(items, progress, every=1000):
 def write_xlsx(draft, target, include_contacts=False, progress=None):
     """Write the 汇总表 of ``draft`` as an .xlsx workbook to ``target`` (a path or a binary file)."""
     headers = summary_headers(include_contacts)
-    styles = ["number", "strong", "text", "text", "text", "number", "number", "text", "text", "text", "text", "text"]
+    styles = XlsxSheet.style_ids(
+        ["number", "strong", "text", "text", "text", "number", "number", "text", "text", "text", "text", "text"]
+    )
     widths = [7, 16, 42, 48, 30, 9, 9, 30, 11, 28, 28, 18][: len(headers)]
     title = summary_title(draft)
     footer = excel_footer_text(gettext("Page %(page)s of %(pages)s"))
@@ -340,64 +350,24 @@ def write_xlsx(draft, target, include_contacts=False, progress=None):
 # -- PDF -------------------------------------------------------------------------------------------
 
 _PDF_FONT_SIZE = 8.5
-_PDF_LEADING = 11
+_PDF_LEADING = 10.5
+_PDF_PADDING = 3
 _PDF_MARGIN = 28
-_PDF_MAX_LINES = 34  # per cell and row: a longer text continues on the next row, as a row cannot span pages
-_PDF_CHUNK = 40  # rows per Table: small tables split cheaply across pages
-
-
-class _LazyStory:
-    """The list of flowables reportlab's build() consumes, made on demand from a generator.
-
-    build() only looks at the front (``[0]``, ``del [0]``, ``[0:0] = rest``), so the 汇总表 of
-    300,000 opinions never exists as one list of tables.
-    """
-
-    def __init__(self, flowables):
-        self._buffer = []
-        self._source = iter(flowables)
-        self._done = False
-
-    def _fill(self, n):
-        while len(self._buffer) < n and not self._done:
-            try:
-                self._buffer.append(next(self._source))
-            except StopIteration:
-                self._done = True
-
-    def __len__(self):
-        self._fill(2)
-        return len(self._buffer)
-
-    def __getitem__(self, index):
-        self._fill(index.stop if isinstance(index, slice) and index.stop else (index + 1 if index >= 0 else 10**9))
-        return self._buffer[index]
-
-    def __delitem__(self, index):
-        self._fill(1 if isinstance(index, slice) else index + 1)
-        del self._buffer[index]
-
-    def __setitem__(self, index, value):
-        self._buffer[index] = value
-
-    def insert(self, index, value):
-        self._buffer.insert(index, value)
-
-    def __iter__(self):
-        self._fill(10**9)
-        return iter(self._buffer)
+_PDF_FOOTER = 16  # room at the foot of each page for the page number
+_GRID_GRAY = 0.45
+_HEADER_GRAY = 0.87
 
 
 def _pdf_columns(width, include_contacts):
-    """(header, share of the width) of the PDF's columns; handling is outcome, reason and reply together."""
+    """(header, width) of the PDF's columns; handling is outcome, reason and reply in one cell."""
     columns = [
-        (gettext("No."), 0.04),
-        (gettext("Article"), 0.08),
-        (gettext("Original text of the article"), 0.21),
-        (gettext("Opinion"), 0.25),
+        (gettext("No."), 0.045),
+        (gettext("Article"), 0.075),
+        (gettext("Original text of the article"), 0.18),
+        (gettext("Opinion"), 0.29),
         (gettext("People"), 0.045),
         (gettext("Source (contact point · channel · submitter)"), 0.145),
-        (gettext("Handling (outcome, reason, reply)"), 0.23),
+        (gettext("Handling (outcome, reason, reply)"), 0.22),
     ]
     if include_contacts:
         columns = [(h, s * 0.9) for h, s in columns] + [(gettext("Contact (masked)"), 0.1)]
@@ -422,27 +392,79 @@ def _opinion_text(item):
     return text
 
 
-def _pdf_rows(item, font, widths, include_contacts):
-    """The item's cells wrapped to their columns; more than one row when a cell is too long for a page."""
-    cells = [
-        str(item.number),
-        item.article.label,
-        item.article.text if item.first_of_article else "",
-        _opinion_text(item),
-        str(item.people),
-        item.source,
-        _handling_text(item),
-    ]
-    if include_contacts:
-        cells.append(item.contact)
-    padding = 6
-    lines = [wrap_lines(cell, font, _PDF_FONT_SIZE, w - padding).split("\n") if cell else [""]
-             for cell, w in zip(cells, widths, strict=True)]  # fmt: skip
-    parts = max(math.ceil(len(cell_lines) / _PDF_MAX_LINES) for cell_lines in lines)
-    return [
-        ["\n".join(cell_lines[part * _PDF_MAX_LINES : (part + 1) * _PDF_MAX_LINES]) for cell_lines in lines]
-        for part in range(parts)
-    ]
+class _PdfTable:
+    """A table drawn straight onto the canvas, row by row, with the column headers on every page.
+
+    reportlab's platypus Table lays out and splits generic tables; for tens of thousands of rows it
+    spends a millisecond and more per cell. Here a row is its cells' wrapped lines (``wrap_lines``),
+    drawn with one text object per cell; a row taller than the room left continues on the next page.
+    """
+
+    def __init__(self, canvas, font, headers, widths, pagesize):
+        self.canvas, self.font, self.widths = canvas, font, widths
+        self.left = _PDF_MARGIN
+        self.right = pagesize[0] - _PDF_MARGIN
+        self.top = pagesize[1] - _PDF_MARGIN
+        self.bottom = _PDF_MARGIN + _PDF_FOOTER
+        self.headers = [self.wrap(h, i).split("\n") for i, h in enumerate(headers)]
+        self.y = None  # the top of the next row; None before the first page's table starts
+
+    def wrap(self, text, column):
+        return wrap_lines(text, self.font, _PDF_FONT_SIZE, self.widths[column] - 2 * _PDF_PADDING)
+
+    def start(self, y):
+        """Begin the table at height ``y`` of the current page."""
+        self.y = y
+        self._row(self.headers, shade=True)
+
+    def _new_page(self):
+        self.canvas.showPage()
+        self.start(self.top)
+
+    def add(self, cells, thick=False):
+        """Add a row of cell texts; ``thick`` draws a heavier line above it (a new article begins)."""
+        lines = [self.wrap(text, i).split("\n") if text else [] for i, text in enumerate(cells)]
+        while True:
+            room = int((self.y - self.bottom - 2 * _PDF_PADDING) // _PDF_LEADING)
+            needed = max(len(cell) for cell in lines) or 1
+            if needed <= room:
+                self._row(lines, thick=thick)
+                return
+            if room < 3:  # not even three lines left: start the row on the next page
+                self._new_page()
+                continue
+            self._row([cell[:room] for cell in lines], thick=thick)
+            lines = [cell[room:] for cell in lines]
+            thick = False
+            self._new_page()
+
+    def _row(self, lines, shade=False, thick=False):
+        c = self.canvas
+        height = (max(len(cell) for cell in lines) or 1) * _PDF_LEADING + 2 * _PDF_PADDING
+        top, bottom = self.y, self.y - height
+        if shade:
+            c.setFillGray(_HEADER_GRAY)
+            c.rect(self.left, bottom, self.right - self.left, height, stroke=0, fill=1)
+        c.setFillGray(0)
+        x = self.left
+        for width, cell in zip(self.widths, lines, strict=True):
+            if cell:
+                text = c.beginText(x + _PDF_PADDING, top - _PDF_PADDING - _PDF_FONT_SIZE)
+                text.setFont(self.font, _PDF_FONT_SIZE, _PDF_LEADING)
+                text.textLines(cell, trim=0)
+                c.drawText(text)
+            x += width
+        c.setStrokeGray(_GRID_GRAY)
+        c.setLineWidth(0.4)
+        xs = [self.left]
+        for width in self.widths:
+            xs.append(xs[-1] + width)
+        c.grid(xs, [top, bottom])
+        if thick:
+            c.setStrokeGray(0)
+            c.setLineWidth(1.3)
+            c.line(self.left, top, self.right, top)
+        self.y = bottom
 
 
 def write_pdf(draft, target, include_contacts=False, progress=None):
@@ -451,82 +473,41 @@ def write_pdf(draft, target, include_contacts=False, progress=None):
     pagesize = landscape(A4)
     width = pagesize[0] - 2 * _PDF_MARGIN
     headers, widths = _pdf_columns(width, include_contacts)
-    header_cells = [wrap_lines(h, font, _PDF_FONT_SIZE, w - 6) for h, w in zip(headers, widths, strict=True)]
-    header_height = max(h.count("\n") + 1 for h in header_cells) * _PDF_LEADING + 8
-    grid = colors.HexColor("#666666")
-    base_style = [
-        ("FONT", (0, 0), (-1, -1), font, _PDF_FONT_SIZE),
-        ("LEADING", (0, 0), (-1, -1), _PDF_LEADING),
-        ("GRID", (0, 0), (-1, -1), 0.4, grid),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-    ]
-    header_style = [("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dddddd"))]
     title = summary_title(draft)
-
-    def draw_header(canvas, doc):
-        """Later pages: the column headers drawn above the frame, as the first page's table has them."""
-        canvas.saveState()
-        top = pagesize[1] - _PDF_MARGIN
-        table = Table([header_cells], colWidths=widths, rowHeights=[header_height],
-                      style=TableStyle(base_style + header_style))  # fmt: skip
-        table.wrapOn(canvas, width, header_height)
-        table.drawOn(canvas, _PDF_MARGIN, top - header_height)
-        canvas.restoreState()
-
-    frame_height = pagesize[1] - 2 * _PDF_MARGIN - 10
-    first = Frame(_PDF_MARGIN, _PDF_MARGIN + 10, width, frame_height, id="first", leftPadding=0, rightPadding=0,
-                  topPadding=0, bottomPadding=0)  # fmt: skip
-    rest = Frame(_PDF_MARGIN, _PDF_MARGIN + 10, width, frame_height - header_height, id="rest", leftPadding=0,
-                 rightPadding=0, topPadding=0, bottomPadding=0)  # fmt: skip
-    doc = BaseDocTemplate(
-        target,
-        pagesize=pagesize,
-        leftMargin=_PDF_MARGIN,
-        rightMargin=_PDF_MARGIN,
-        topMargin=_PDF_MARGIN,
-        bottomMargin=_PDF_MARGIN,
-        title=title,
-        creator="voting",
-        initialFontName=font,
-        pageTemplates=[
-            PageTemplate(id="first", frames=[first]),
-            PageTemplate(id="rest", frames=[rest], onPage=draw_header),
-        ],
-    )
-    title_style = ParagraphStyle("title", fontName=font, fontSize=15, leading=20, alignment=1, wordWrap="CJK")
-    note_style = ParagraphStyle("note", fontName=font, fontSize=9.5, leading=13, alignment=1, wordWrap="CJK")
-
-    def story():
-        yield NextPageTemplate("rest")
-        yield Paragraph(escape(title), title_style)
-        yield Paragraph(escape(summary_note(draft_stats(draft))), note_style)
-        yield Spacer(1, 8)
-        rows, starts, header = [], [], True
-        items = _progress_every(summary_items(draft, include_contacts), progress)
-        for item in items:
-            if item.first_of_article:
-                starts.append(len(rows) + (1 if header else 0))
-            rows.extend(_pdf_rows(item, font, widths, include_contacts))
-            if len(rows) >= _PDF_CHUNK:
-                yield _table(rows, starts, header)
-                rows, starts, header = [], [], False
-                cooperate()
-        if rows or header:
-            yield _table(rows, starts, header)
-
-    def _table(rows, starts, header):
-        data = ([header_cells] if header else []) + rows
-        extra = header_style if header else []
-        # A thicker line where a new article begins.
-        extra = extra + [("LINEABOVE", (0, i), (-1, i), 1.4, colors.black) for i in starts if i > 0]
-        return Table(data, colWidths=widths, repeatRows=0, style=TableStyle(base_style + extra))
-
-    canvas = page_total_canvas(font, gettext("Page %(page)s of %(pages)s"), left_text=title, margin=_PDF_MARGIN)
-    doc.build(_LazyStory(story()), canvasmaker=canvas)
+    canvas_class = page_total_canvas(font, gettext("Page %(page)s of %(pages)s"), left_text=title,
+                                     margin=_PDF_MARGIN)  # fmt: skip
+    canvas = canvas_class(target, pagesize=pagesize, pageCompression=1)
+    canvas.setTitle(title)
+    canvas.setCreator("voting")
+    y = pagesize[1] - _PDF_MARGIN
+    canvas.setFillGray(0)
+    for line in wrap_lines(title, font, 15, width).split("\n"):
+        y -= 19
+        canvas.setFont(font, 15)
+        canvas.drawCentredString(pagesize[0] / 2, y, line)
+    for line in wrap_lines(summary_note(draft_stats(draft)), font, 9.5, width).split("\n"):
+        y -= 14
+        canvas.setFont(font, 9.5)
+        canvas.drawCentredString(pagesize[0] / 2, y, line)
+    table = _PdfTable(canvas, font, headers, widths, pagesize)
+    table.start(y - 10)
+    for count, item in enumerate(_progress_every(summary_items(draft, include_contacts), progress), start=1):
+        cells = [
+            str(item.number),
+            item.article.label,
+            item.article.text if item.first_of_article else "",
+            _opinion_text(item),
+            str(item.people),
+            item.source,
+            _handling_text(item),
+        ]
+        if include_contacts:
+            cells.append(item.contact)
+        table.add(cells, thick=item.first_of_article and item.number > 1)
+        if count % 200 == 0:
+            cooperate()
+    canvas.showPage()
+    canvas.save()
 
 
 # -- CSV of the raw opinions -----------------------------------------------------------------------
@@ -551,8 +532,11 @@ def raw_headers(include_contacts=False):
 
 
 def raw_rows(draft, include_contacts=False, labels=None, progress=None):
-    """Yield one row per opinion as received, merged ones included, oldest first; free text masked."""
-    labels = labels or Labels.load()
+    """Yield one row per opinion as received, merged ones included, oldest first; free text masked.
+
+    Every cell is formula-safe already (``text_cell``): people's text here, labels once in ``Labels``.
+    """
+    labels = labels or Labels.load(csv=True)
     zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     article_labels = {a.id: a.label.split("【")[0] if a.id is not None else a.label for a in articles_of(draft, labels)}
     target = aliased(Opinion)
@@ -572,26 +556,29 @@ def raw_rows(draft, include_contacts=False, labels=None, progress=None):
         query = query.outerjoin(OpinionContact, OpinionContact.opinion_id == Opinion.id)
     offsets = {}
     done = 0
-    for row in db.session.execute(query.execution_options(yield_per=BATCH)):
-        created = row[1]
-        hour = created.replace(minute=0, second=0, microsecond=0)
+    submitters, channels, points, statuses = labels.submitter, labels.channel, labels.points, labels.status
+    mask = mask_personal_data
+    for row in _streamed(query):
+        code, created, article, text, submitter, channel, point, status, merged_into, people = row[:10]
+        hour = created.toordinal() * 24 + created.hour
         offset = offsets.get(hour)
         if offset is None:  # one time-zone conversion per hour of opinions, not per opinion
-            offset = offsets[hour] = hour.replace(tzinfo=UTC).astimezone(zone).utcoffset()
+            offset = offsets[hour] = created.replace(tzinfo=UTC).astimezone(zone).utcoffset()
+        text = mask(text)
         cells = [
-            row[0],
-            (created + offset).strftime("%Y-%m-%d %H:%M:%S"),
-            article_labels.get(row[2], ""),
-            mask_personal_data(row[3]),
-            labels.submitter.get(row[4], row[4]),
-            labels.channel.get(row[5], row[5]),
-            labels.points.get(row[6], ""),
-            labels.status[row[7]],
-            row[8] or "",
-            row[9],
+            code,
+            (created + offset).isoformat(" ", "seconds"),
+            article_labels.get(article, ""),
+            ("'" + text) if text.startswith(FORMULA_STARTS) else text,
+            submitters.get(submitter, submitter),
+            channels.get(channel, channel),
+            points.get(point, ""),
+            statuses[status],
+            merged_into or "",
+            people,
         ]
         if include_contacts:
-            cells += [mask_name(row[10]), mask_phone(row[11])]
+            cells += [text_cell(mask_name(row[10])), mask_phone(row[11])]
         yield cells
         done += 1
         if progress is not None and done % 5000 == 0:
@@ -602,7 +589,8 @@ def raw_rows(draft, include_contacts=False, labels=None, progress=None):
 
 def csv_stream(draft, include_contacts=False, progress=None):
     """The raw opinions as CSV bytes, a few thousand rows at a time (UTF-8 with BOM, formula-safe)."""
-    return csv_chunks(raw_headers(include_contacts), raw_rows(draft, include_contacts, progress=progress))
+    rows = raw_rows(draft, include_contacts, progress=progress)
+    return csv_chunks(raw_headers(include_contacts), rows, cells_are_safe=True)
 
 
 def write_csv(draft, target, include_contacts=False, progress=None):

@@ -69,6 +69,10 @@ _MESSENGER = re.compile(
 _MAYBE = re.compile(
     r"[@＠]|[0-9０-９](?:[ \-－()（）]?[0-9０-９]){4}|[QqＱｑ]{2}|扣扣|微信|[Ww]e[Cc]hat|[VvWwＶｖＷｗ][XxＸｘ]"
 )
+# The first character of every _MAYBE match, as one character class: searching for it costs a tenth of
+# _MAYBE's alternation on Chinese text (1 us against 10 us for 160 characters), which is most of the
+# cost of exporting 300,000 opinions. Keep the two in step.
+_MAYBE_START = re.compile(r"[@＠0-9０-９QqＱｑ扣微WwVvＷｗＶｖ]")
 
 
 def mask_personal_data(text):
@@ -76,19 +80,25 @@ def mask_personal_data(text):
 
     ``None`` and the empty string come back as they are, so callers can pass optional fields.
     """
-    if not text or not _MAYBE.search(text):
+    if not text or not _MAYBE_START.search(text) or not _MAYBE.search(text):
         return text
     folded = text.translate(_FOLD)
-    hidden = set()  # positions of the characters to star
+    chars = list(folded)
+    hidden = []  # positions of the characters to star
     for find in _FINDERS:
-        found = {i for start, end in find(folded) for i in range(start, end)} - hidden
+        found = [i for start, end in find(folded) for i in range(start, end) if chars[i] != STAR]
         if found:
-            hidden |= found
+            for i in found:
+                chars[i] = STAR
+            hidden += found
             # Later finders see the stars: a phone inside an ID number is not masked a second way.
-            folded = "".join(STAR if i in found else ch for i, ch in enumerate(folded))
+            folded = "".join(chars)
     if not hidden:
         return text
-    return "".join(STAR if i in hidden else ch for i, ch in enumerate(text))
+    masked = list(text)
+    for i in hidden:
+        masked[i] = STAR
+    return "".join(masked)
 
 
 def mask_phone(phone):

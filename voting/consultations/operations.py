@@ -7,11 +7,13 @@ opinion is not an organizer action and is not logged: it is its own record.
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import DateTime, Integer, bindparam, delete, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
 from voting.audit.operations import actor_label, record
@@ -27,10 +29,9 @@ from voting.consultations.models import (
     DraftSection,
     DraftState,
     Opinion,
-    OpinionContact,
     SubmitterType,
 )
-from voting.errors import Conflict, Invalid, NotFound
+from voting.errors import Conflict, DomainError, Invalid, NotFound
 from voting.extensions import db
 from voting.timeutil import utcnow
 
@@ -453,16 +454,92 @@ def _clean_contact(name, phone):
     return name, phone or None
 
 
-def _resolve_article(draft, article_id):
+def _clean_idempotency_key(key):
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()):
+        raise Invalid(_l("The idempotency key must be 1 to 64 printable ASCII characters."), code="invalid_key")
+    return key
+
+
+def _clean_submitter(submitter_type, deputy, point_code, channel):
+    """Return (submitter type, channel) or raise Invalid naming what is wrong."""
+    try:
+        submitter_type = SubmitterType(submitter_type)
+    except ValueError:
+        raise Invalid(_l("Unknown kind of submitter."), code="invalid_submitter") from None
+    if (submitter_type == SubmitterType.DEPUTY) != (deputy is not None):
+        raise Invalid(_l("Only a deputy submits as a deputy."), code="invalid_submitter")
+    if channel is None:
+        channel = Channel.DEPUTY if deputy is not None else Channel.POSTER if point_code else Channel.LINK
+    try:
+        channel = Channel(channel)
+    except ValueError:
+        raise Invalid(_l("Unknown channel."), code="invalid_channel") from None
+    return submitter_type, channel
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedOpinion:
+    """What the sender of an opinion is told: its id, tracking code and where it went."""
+
+    id: int
+    tracking_code: str
+    draft_id: int
+    article_id: int | None
+    submitter_type: str
+    channel: str
+    contact_point_id: int | None
+
+
+# The fast path of a submission is this one statement: it checks that the draft is open for
+# comment and that the article is one of its articles, attributes the poster's code to its point
+# (an unknown, forged or retired code leaves the point empty and the opinion kept), and stores the
+# opinion; a retry with a known idempotency key inserts nothing. Why nothing was inserted is looked
+# up only then (_explain_unsent). Written once as SQL both databases read alike; the casts tell
+# PostgreSQL the types of parameters that may be NULL.
+_INSERT_OPINION = sql_text(
+    """
+    INSERT INTO opinion (draft_id, article_id, text, submitter_type, channel, contact_point_id, deputy_id,
+                         tracking_code, idempotency_key, status, people_count, created_at)
+    SELECT draft.id, CAST(:article_id AS INTEGER), CAST(:text AS TEXT), CAST(:submitter_type AS VARCHAR(10)),
+           CAST(:channel AS VARCHAR(10)),
+           (SELECT contact_point.id FROM contact_point
+             WHERE contact_point.code = CAST(:point_code AS VARCHAR(16)) AND contact_point.active),
+           CAST(:deputy_id AS INTEGER), CAST(:tracking_code AS VARCHAR(16)), CAST(:idempotency_key AS VARCHAR(64)),
+           'received', 1, :now
+    FROM draft
+    WHERE draft.id = :draft_id AND draft.state = 'published' AND draft.deadline > :now
+      AND (CAST(:article_id AS INTEGER) IS NULL OR EXISTS (
+           SELECT 1 FROM article WHERE article.id = CAST(:article_id AS INTEGER) AND article.draft_id = draft.id))
+    ON CONFLICT (draft_id, idempotency_key) DO NOTHING
+    RETURNING id, contact_point_id
+    """
+).bindparams(bindparam("now", type_=DateTime()), bindparam("draft_id", type_=Integer()))
+_INSERT_CONTACT = sql_text(
+    "INSERT INTO opinion_contact (opinion_id, name, phone, created_at) VALUES (:opinion_id, :name, :phone, :now)"
+).bindparams(bindparam("now", type_=DateTime()))
+_EARLIER_OPINION = sql_text(
+    "SELECT id, tracking_code, draft_id, article_id, submitter_type, channel, contact_point_id FROM opinion "
+    "WHERE draft_id = :draft_id AND idempotency_key = :idempotency_key"
+)
+
+
+def _check_open(draft_id, article_id, now):
+    """Raise what a submission to this draft and article would be told, if anything."""
+    row = db.session.execute(select(Draft.state, Draft.deadline).where(Draft.id == draft_id)).first()
+    if row is None or row.state == DraftState.DRAFT:
+        raise NotFound(_l("No such draft."), code="draft_not_found")
+    if not (row.state == DraftState.PUBLISHED and now < row.deadline):
+        raise Conflict(_l("The comment period for this draft is over."), code="draft_closed")
     if article_id is None:
-        return None
-    article = db.session.get(Article, article_id) if isinstance(article_id, int) else None
-    if article is None or article.draft_id != draft.id:
+        return
+    found = None
+    if isinstance(article_id, int) and not isinstance(article_id, bool) and 0 < article_id < 2**31:
+        found = db.session.scalar(select(Article.draft_id).where(Article.id == article_id))
+    if found != draft_id:
         raise NotFound(_l("This draft has no such article."), code="article_not_found")
-    return article.id
 
 
-def submit_opinion(
+def record_opinion(
     draft,
     text,
     *,
@@ -476,66 +553,85 @@ def submit_opinion(
     idempotency_key=None,
     now=None,
 ):
+    """Store an opinion on an article (or on the whole draft when ``article_id`` is None) in one INSERT.
+
+    ``draft`` is the Draft or its id: nothing is loaded. Return (SubmittedOpinion, repeated):
+    ``repeated`` is True when an earlier submission with the same idempotency key is returned
+    instead of a new one (a double tap, a retried request). An unknown or forged contact-point
+    code keeps the opinion, attributed to no point. Contact details, when given, go to their own
+    table. The checks and their messages are those of ``submit_opinion``, in the same order.
+    """
+    now = now or utcnow()
+    draft_id = draft if isinstance(draft, int) else draft.id
+    try:
+        idempotency_key = _clean_idempotency_key(idempotency_key)
+        text = _clean_opinion_text(text)
+    except DomainError:
+        _check_open(draft_id, None, now)  # a closed or missing draft is what the sender hears first
+        raise
+    try:
+        if article_id is not None and (isinstance(article_id, bool) or not isinstance(article_id, int)):
+            raise NotFound(_l("This draft has no such article."), code="article_not_found")
+        submitter_type, channel = _clean_submitter(submitter_type, deputy, point_code, channel)
+        name, phone = _clean_contact(contact_name, contact_phone)
+    except DomainError:
+        _check_open(draft_id, article_id, now)
+        raise
+    code = normalize_code(point_code) if point_code else ""
+    params = {
+        "draft_id": draft_id,
+        "article_id": article_id if article_id is None or 0 < article_id < 2**31 else 0,
+        "text": text,
+        "submitter_type": submitter_type.value,
+        "channel": channel.value,
+        "point_code": code if 0 < len(code) <= 16 else None,
+        "deputy_id": deputy.id if deputy is not None else None,
+        "tracking_code": new_code(TRACKING_CODE_LENGTH),
+        "idempotency_key": idempotency_key,
+        "now": now,
+    }
+    session = db.session
+    session.flush()  # what the caller changed in this session (a closed draft, a retired point) counts
+    # On the session's connection, in its transaction, without the ORM's per-statement work.
+    connection = session.connection()
+    try:
+        row = connection.execute(_INSERT_OPINION, params).first()
+    except IntegrityError:
+        # A tracking-code collision, about 1 in 10^14: nothing was stored; the resident may simply resend.
+        session.rollback()
+        raise Conflict(_l("Your opinion could not be saved. Please send it again."), code="opinion_retry") from None
+    if row is None:
+        return _explain_unsent(draft_id, article_id, idempotency_key, now), True
+    if name or phone:
+        connection.execute(_INSERT_CONTACT, {"opinion_id": row.id, "name": name, "phone": phone, "now": now})
+    submitted = SubmittedOpinion(
+        row.id, params["tracking_code"], draft_id, article_id, params["submitter_type"], params["channel"],
+        row.contact_point_id,
+    )  # fmt: skip
+    return submitted, False
+
+
+def _explain_unsent(draft_id, article_id, idempotency_key, now):
+    """Nothing was inserted: raise why, or return the earlier opinion sent with this idempotency key."""
+    _check_open(draft_id, article_id, now)
+    row = None
+    if idempotency_key is not None:
+        row = db.session.execute(_EARLIER_OPINION, {"draft_id": draft_id, "idempotency_key": idempotency_key}).first()
+    if row is None:  # the draft closed, or the earlier opinion went, between the two statements
+        raise Conflict(_l("Your opinion could not be saved. Please send it again."), code="opinion_retry")
+    return SubmittedOpinion(*row)
+
+
+def submit_opinion(draft, text, **options):
     """Record an opinion on an article (or on the whole draft when ``article_id`` is None).
 
     Return (opinion, repeated): ``repeated`` is True when an earlier submission with the same
     idempotency key is returned instead of a new one (a double tap, a retried request). An
-    unknown or forged contact-point code keeps the opinion, attributed to no point.
+    unknown or forged contact-point code keeps the opinion, attributed to no point. The options
+    are those of ``record_opinion``, which stores it; this loads the stored Opinion.
     """
-    now = now or utcnow()
-    if draft.state == DraftState.DRAFT:
-        raise NotFound(_l("No such draft."), code="draft_not_found")
-    if not draft.accepts_opinions(now):
-        raise Conflict(_l("The comment period for this draft is over."), code="draft_closed")
-    if idempotency_key is not None and not (
-        0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY and idempotency_key.isascii() and idempotency_key.isprintable()
-    ):
-        raise Invalid(_l("The idempotency key must be 1 to 64 printable ASCII characters."), code="invalid_key")
-    text = _clean_opinion_text(text)
-    resolved_article = _resolve_article(draft, article_id)
-    try:
-        submitter_type = SubmitterType(submitter_type)
-    except ValueError:
-        raise Invalid(_l("Unknown kind of submitter."), code="invalid_submitter") from None
-    if (submitter_type == SubmitterType.DEPUTY) != (deputy is not None):
-        raise Invalid(_l("Only a deputy submits as a deputy."), code="invalid_submitter")
-    point = point_for_code(point_code) if point_code else None
-    if channel is None:
-        channel = Channel.DEPUTY if deputy is not None else Channel.POSTER if point_code else Channel.LINK
-    try:
-        channel = Channel(channel)
-    except ValueError:
-        raise Invalid(_l("Unknown channel."), code="invalid_channel") from None
-    name, phone = _clean_contact(contact_name, contact_phone)
-    opinion = Opinion(
-        draft_id=draft.id,
-        article_id=resolved_article,
-        text=text,
-        submitter_type=submitter_type,
-        channel=channel,
-        contact_point_id=point.id if point else None,
-        deputy_id=deputy.id if deputy is not None else None,
-        tracking_code=new_code(TRACKING_CODE_LENGTH),
-        idempotency_key=idempotency_key,
-        created_at=now,
-    )
-    if name or phone:
-        opinion.contact = OpinionContact(name=name, phone=phone, created_at=now)
-    try:
-        db.session.add(opinion)
-        db.session.flush()
-    except IntegrityError:
-        # The submission did nothing else: start over and look for the earlier one with this key.
-        db.session.rollback()
-        earlier = None
-        if idempotency_key is not None:
-            earlier = db.session.scalar(
-                select(Opinion).where(Opinion.draft_id == draft.id, Opinion.idempotency_key == idempotency_key)
-            )
-        if earlier is None:  # a tracking-code collision, about 1 in 10^14: the resident may simply resend
-            raise Conflict(_l("Your opinion could not be saved. Please send it again."), code="opinion_retry") from None
-        return earlier, True
-    return opinion, False
+    submitted, repeated = record_opinion(draft, text, **options)
+    return db.session.get(Opinion, submitted.id), repeated
 
 
 def get_opinion_by_tracking_code(code):

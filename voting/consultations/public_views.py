@@ -33,6 +33,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from sqlalchemy.orm import defer, load_only
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 from wtforms import HiddenField, StringField, TextAreaField
 
@@ -239,7 +240,8 @@ def _point_code():
 
 def _public_draft(draft_id):
     """A draft residents may see: published or closed; one still being prepared does not exist."""
-    draft = db.session.get(Draft, draft_id)
+    # Not the pasted source: up to a megabyte that these pages never show.
+    draft = db.session.get(Draft, draft_id, options=[defer(Draft.source_text)])
     if draft is None or draft.state == DraftState.DRAFT:
         raise NotFound(_l("No such draft."), code="draft_not_found")
     g.consult_draft = draft
@@ -343,7 +345,10 @@ def index():
     p = _point_code()
     now = utcnow()
     drafts = db.session.scalars(
-        select(Draft).where(Draft.state != DraftState.DRAFT).order_by(Draft.deadline.desc(), Draft.id.desc())
+        select(Draft)
+        .options(load_only(Draft.title, Draft.state, Draft.deadline, Draft.closed_at))
+        .where(Draft.state != DraftState.DRAFT)
+        .order_by(Draft.deadline.desc(), Draft.id.desc())
     ).all()
     open_drafts = sorted((d for d in drafts if d.accepts_opinions(now)), key=lambda d: (d.deadline, d.id))
     closed = [d for d in drafts if not d.accepts_opinions(now)][:CLOSED_DRAFTS_LISTED]

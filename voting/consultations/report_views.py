@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField
+from wtforms import BooleanField, RadioField, SelectChoice
 
 from voting.accounts.models import MEETING_ROLES, Role
 from voting.audit.operations import actor_label, record
@@ -31,9 +31,9 @@ class ExportForm(FlaskForm):
     format = RadioField(
         _l("Format"),
         choices=[
-            ("xlsx", _l("Summary of opinions, Excel (.xlsx)")),
-            ("pdf", _l("Summary of opinions, PDF for printing")),
-            ("csv", _l("Every opinion as received, CSV")),
+            SelectChoice("xlsx", _l("Summary of opinions, Excel (.xlsx)")),
+            SelectChoice("pdf", _l("Summary of opinions, PDF for printing")),
+            SelectChoice("csv", _l("Every opinion as received, CSV")),
         ],
         default="xlsx",
     )

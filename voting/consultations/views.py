@@ -6,11 +6,10 @@ Contact-point staff may look at everything here and print posters; changes need 
 
 import re
 
-from flask import Blueprint, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
-from werkzeug.routing import BuildError
 
 from voting.accounts.models import MEETING_ROLES, Role
 from voting.auth import roles_required
@@ -52,32 +51,16 @@ def _can_edit():
 # -- resident links ------------------------------------------------------------------------------
 
 
-def resident_url(endpoint, fallback, **values):
-    """The absolute address of a resident's page (public_consult), for a QR code.
-
-    ``fallback`` is the path to use while the resident pages are not registered (tests of this
-    module alone); its query string carries the same values.
-    """
-    try:
-        return public_url(endpoint, **values)
-    except BuildError:
-        base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-        query = "&".join(f"{k}={v}" for k, v in values.items() if f"<{k}>" not in fallback)
-        path = fallback
-        for key, value in values.items():
-            path = path.replace(f"<{key}>", str(value))
-        return base.rstrip("/") + path + (f"?{query}" if query else "")
-
-
 def point_url(point):
-    """Where a contact point's poster leads: the list of drafts open for comment, attributed to it."""
-    return resident_url("public_consult.index", "/c", p=point.code)
+    """Where a contact point's poster leads: the residents' list of drafts, attributed to the point."""
+    return public_url("public_consult.index", p=point.code)
 
 
 def draft_url(draft, point=None):
     """Where a draft's poster leads: the draft itself, attributed to ``point`` when given."""
-    values = {"draft_id": draft.id, **({"p": point.code} if point is not None else {})}
-    return resident_url("public_consult.draft", "/c/drafts/<draft_id>", **values)
+    if point is None:
+        return public_url("public_consult.draft", draft_id=draft.id)
+    return public_url("public_consult.draft", draft_id=draft.id, p=point.code)
 
 
 # -- drafts: list and create ---------------------------------------------------------------------
