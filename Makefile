@@ -30,8 +30,9 @@ run: $(RUNTIME) translations
 	$(BIN)/flask init-app $(if $(NO_DEMO),--no-demo,)
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
-## test: the whole suite on SQLite, then on PostgreSQL (TEST_DATABASE_URL)
-test: test-sqlite test-postgres
+## test: the whole suite on SQLite and on PostgreSQL (TEST_DATABASE_URL), side by side (one core each)
+test: $(DEV) translations
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: $(DEV) translations
 	$(BIN)/python -m pytest
@@ -44,6 +45,7 @@ test-postgres: $(DEV) translations
 ## bench: the load benchmarks of docs/BENCHMARKS.md (needs wrk)
 bench: $(DEV) translations
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/consult_submit.py
 
 lint: $(DEV)
 	$(BIN)/ruff check .

@@ -12,7 +12,8 @@ with phone numbers in the text. Then times, median of the runs:
 - the 意见建议汇总表 as XLSX, in a child process that reports its own peak RSS: target <= 20 s
   and <= 300 MB; the child's RSS right after start-up is printed too;
 - once, the same XLSX through the background job the page uses (start, poll, done);
-- with ``--pdf``, once, the PDF 汇总表 in a child process (minutes for 300,000 items).
+- with ``--pdf``, once, the PDF 汇总表 of every item in a child process, past the
+  CONSULTATION_PDF_MAX_ITEMS cap the export applies (ten minutes for 240,000 items).
 
 Prints the EXPLAIN plans of the statistics' GROUP BYs and exits 1 when a target is missed.
 """
@@ -355,7 +356,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each step (default and minimum 3)")
     parser.add_argument("--opinions", type=int, default=300_000)
-    parser.add_argument("--pdf", action="store_true", help="also build the PDF 汇总表 once (minutes)")
+    parser.add_argument("--pdf", action="store_true", help="also build the whole PDF 汇总表 once (ten minutes)")
     parser.add_argument(
         "--postgres", metavar="URL", help="also run on this PostgreSQL database (its public schema is dropped!)"
     )

@@ -1,6 +1,6 @@
 -- The vote burst: every device token in BENCH_TOKENS casts one choose-K-of-M ballot paper on BENCH_BALLOT.
 -- Each wrk thread takes every n-th token and sends it once (like bench/checkin.lua), ticking BENCH_PLACES of
--- the item ids in BENCH_ITEMS at random. A connection with nothing left to send waits (delay) while its
+-- the ballot's item ids in BENCH_ITEMS at random (ids separated by commas; ballots by semicolons). A connection with nothing left to send waits (delay) while its
 -- thread collects the last answers; then the thread stops and says so, and bench/vote_burst.py ends wrk.
 -- With BENCH_BALLOTS (ids separated by commas) instead, every token votes once on each ballot, in turn:
 -- the voters that keep a server busy in bench/waiting.py.
@@ -30,7 +30,8 @@ function init(_)
     i = i + 1
   end
   ballots = split(os.getenv("BENCH_BALLOTS") or os.getenv("BENCH_BALLOT"))
-  items = split(os.getenv("BENCH_ITEMS"))
+  items = {}
+  for list in string.gmatch(os.getenv("BENCH_ITEMS"), "[^;]+") do items[#items + 1] = split(list) end
   places = tonumber(os.getenv("BENCH_PLACES"))
   total = #tokens * #ballots
   headers = {["Content-Type"] = "application/json"}
@@ -38,10 +39,10 @@ function init(_)
   if os.getenv("BENCH_KEEPALIVE") ~= "1" then headers["Connection"] = "close" end
 end
 
--- A ballot paper: `places` distinct items of `items`, in random order.
-local function paper()
+-- A ballot paper: `places` distinct items of the ballot's, in random order.
+local function paper(index)
   local pool = {}
-  for k, v in ipairs(items) do pool[k] = v end
+  for k, v in ipairs(items[index]) do pool[k] = v end
   for k = #pool, 2, -1 do
     local j = math.random(k)
     pool[k], pool[j] = pool[j], pool[k]
@@ -65,12 +66,13 @@ function request()
   sent = sent + 1
   if sent == 1 then first_sent = report.now() end
   -- Token by token on the first ballot, then again on the next one.
-  local ballot = ballots[math.floor((sent - 1) / #tokens) + 1] or ballots[1]
+  local index = math.min(math.floor((sent - 1) / #tokens) + 1, #ballots)
+  local ballot = ballots[index]
   local token = tokens[(sent - 1) % #tokens + 1]
   -- A reconnect after a socket error asks without delay(); its 401 shows up as a failure.
   if sent > total then token = "vtd_none_left" end
   headers["Authorization"] = "Bearer " .. token
-  return wrk.format("POST", "/api/v1/ballots/" .. ballot .. "/votes", headers, paper())
+  return wrk.format("POST", "/api/v1/ballots/" .. ballot .. "/votes", headers, paper(index))
 end
 
 function response(status, _, response_body)

@@ -239,7 +239,7 @@ def vote_env(args, seed, tokens_file, ballots):
         args,
         BENCH_TOKENS=tokens_file,
         BENCH_BALLOTS=",".join(str(b) for b in ballots),
-        BENCH_ITEMS=",".join(str(i) for i in seed.items[ballots[0]]),
+        BENCH_ITEMS=";".join(",".join(str(i) for i in seed.items[ballot]) for ballot in ballots),
         BENCH_PLACES=PLACES,
     )
 

@@ -13,8 +13,11 @@ from voting.extensions import db
         ("sqlite:////srv/voting.db", {}, {}),
         ("sqlite:////srv/voting.db", None, {}),
         ("postgresql+psycopg://db/voting", {}, {"pool_pre_ping": True}),
-        ("postgresql+psycopg://db/voting", {"pool_pre_ping": False, "pool_size": 20},
-         {"pool_pre_ping": False, "pool_size": 20}),
+        (
+            "postgresql+psycopg://db/voting",
+            {"pool_pre_ping": False, "pool_size": 20},
+            {"pool_pre_ping": False, "pool_size": 20},
+        ),
         ("sqlite:////srv/voting.db", {"pool_pre_ping": True}, {"pool_pre_ping": True}),
     ],
 )

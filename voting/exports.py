@@ -268,7 +268,7 @@ class XlsxStream:
     """
 
     def __init__(self, target, title=None):
-        # Level 1 deflate: about a third of the default's CPU for a file a fifth larger.
+        # Level 1 deflate: a third of the default level's CPU for a file about 10% larger (docs/BENCHMARKS.md).
         self._zip = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self._sheets = []
         self._open = None

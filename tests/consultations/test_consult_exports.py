@@ -432,3 +432,19 @@ def test_wrap_lines_fits_the_width():
     assert all(stringWidth(line, font, 10) <= 100 for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace("\n", "").replace(" ", "")
     assert "English" in " ".join(lines).split() and lines[-1] == "第二段"
+
+
+def test_a_pdf_too_long_to_print_is_refused(app, client, org, login, organizer, consultation):
+    """More items than CONSULTATION_PDF_MAX_ITEMS: the API says 409, the page says why; Excel still works."""
+    app.config["CONSULTATION_PDF_MAX_ITEMS"] = 4  # the consultation has five items
+    url = f"/api/v1/drafts/{consultation.draft.id}/exports"
+    refused = client.post(url, json={"format": "pdf"}, headers=org)
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "pdf_too_large"
+    assert "5" in refused.json["error"]["message"]
+    excel = client.post(url, json={"format": "xlsx"}, headers=org)
+    assert excel.status_code == 202 and wait_for(client, org, excel.json)["state"] == "done"
+    login(organizer)
+    page = client.post(f"/consultations/drafts/{consultation.draft.id}/report/exports", data={"format": "pdf"},
+                       follow_redirects=True)  # fmt: skip
+    assert page.status_code == 200 and 'class="flash error"' in page.get_data(as_text=True)
+    assert not list(export_jobs.exports_dir().glob("*.pdf*"))

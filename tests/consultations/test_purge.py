@@ -89,3 +89,22 @@ def test_a_negative_age_is_refused(runner, contacts):
     result = runner.invoke(args=["purge-personal-data", "--older-than", "-1"])
     assert result.exit_code == 2 and "older-than" in result.output
     assert len(kept()) == 3
+
+
+def test_purge_also_removes_expired_exports(app, runner, contacts, tmp_path):
+    import time
+
+    from voting.consultations import export_jobs
+
+    app.instance_path = str(tmp_path / "instance")
+    folder = export_jobs.exports_dir()
+    job = {"id": "D" * 22, "draft_id": 1, "user_id": 1, "format": "csv", "include_contacts": True, "state": "done",
+           "done": 1, "total": 1}  # fmt: skip
+    export_jobs._write_state(folder, job)
+    (folder / f"{job['id']}.csv").write_text("张*,139****4321")
+    old = time.time() - export_jobs.CONTACT_KEEP_MINUTES * 60 - 5
+    job["updated_at"] = old
+    (folder / f"{job['id']}.json").write_text(json.dumps(job))
+    result = runner.invoke(args=["purge-personal-data"])
+    assert result.exit_code == 0 and "Removed 1 expired exports" in result.output
+    assert not list(folder.glob(f"{job['id']}.*"))

@@ -9,7 +9,7 @@ it registers the blueprint.
 
 from typing import Literal
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -149,6 +149,20 @@ def _raw_idempotency_key():
     return raw
 
 
+_TRACK_PREFIXES = {}  # (PUBLIC_BASE_URL, host, script root) -> the tracking page's address up to the code
+
+
+def _tracking_url(code):
+    """public_url() of the tracking page for ``code``; url_for() runs once per base address, not per opinion."""
+    key = (current_app.config.get("PUBLIC_BASE_URL"), request.host_url, request.script_root)
+    prefix = _TRACK_PREFIXES.get(key)
+    if prefix is None:
+        if len(_TRACK_PREFIXES) >= 32:  # the Host header is the caller's to choose
+            _TRACK_PREFIXES.clear()
+        prefix = _TRACK_PREFIXES[key] = public_url("public_consult.track", code="")
+    return prefix + code  # codes are letters, digits and a dash: nothing to quote
+
+
 def _limited(run):
     """Refuse an oversized body and count the submission before the body is read."""
 
@@ -199,7 +213,7 @@ def submit_opinion(body):
     code = consultations.format_tracking_code(opinion.tracking_code)
     return OpinionSent(
         tracking_code=code,
-        tracking_url=public_url("public_consult.track", code=code),
+        tracking_url=_tracking_url(code),
         draft_id=opinion.draft_id,
         article_id=opinion.article_id,
         submitter_type=opinion.submitter_type,

@@ -471,7 +471,8 @@ def _vote_statement():
 
     Authenticates the phone (a live binding of an active deputy, by its token's hash) and checks
     that the ballot is open now, was opened when ``rules`` say, and that the deputy is signed in
-    to its meeting, all in the one statement. Built once: building it per vote cost more than
+    to its meeting, all in the one statement (on PostgreSQL holding the ballot's row as
+    ``_hold_open_ballot`` does). Built once: building it per vote cost more than
     running it (docs/BENCHMARKS.md).
     """
     device, deputy = DeputyDevice.__table__, Deputy.__table__
@@ -490,12 +491,17 @@ def _vote_statement():
                 device.c.revoked_at.is_(None),
                 device.c.expires_at > now,
                 deputy.c.active.is_(True),
-                exists().where(
+                # PostgreSQL share-locks the ballot's row (FOR SHARE; SQLite has no row locks and
+                # one writer at a time): closing waits for this vote, and a vote after close sees it.
+                select(ballot.c.id)
+                .where(
                     ballot.c.id == ballot_id,
                     ballot.c.state == BallotState.OPEN.value,
                     ballot.c.closes_at.is_(None) | (ballot.c.closes_at > now),
                     ballot.c.opened_at == bindparam("opened_at", type_=ballot.c.opened_at.type),
-                ),
+                )
+                .with_for_update(read=True)
+                .exists(),
                 exists().where(
                     member.c.meeting_id == bindparam("meeting_id"),
                     member.c.deputy_id == device.c.deputy_id,
@@ -509,9 +515,6 @@ def _vote_statement():
 
 _VOTE = _vote_statement()
 _PAPER = insert(CastBallot.__table__)
-_HOLD_OPEN_BALLOT = (
-    select(Ballot.__table__.c.id).where(Ballot.__table__.c.id == bindparam("ballot_id")).with_for_update(read=True)
-)
 
 
 def cast_ballot(ballot, device, device_token, choices, idempotency_key=None):
@@ -559,9 +562,6 @@ def _cast(rules, hashed, device_token, choices, idempotency_key, cached=False):
     now = utcnow()
     connection = db.session.connection()
     try:
-        if connection.dialect.name == "postgresql":
-            # Share-lock the ballot's row: closing waits for this vote, and a vote after close sees it.
-            connection.execute(_HOLD_OPEN_BALLOT, {"ballot_id": ballot_id})
         # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... SELECT.
         deputy_id = connection.execute(
             _VOTE,

@@ -2,8 +2,9 @@
 
 Residents may leave a name and a phone number with an opinion; the privacy notice promises they
 are kept CONSULTATION_CONTACT_RETENTION_DAYS days (PIPL: keep personal data only as long as
-needed). Run the purge daily (cron or a systemd timer); each run that deletes is audit-logged.
-The opinions themselves stay: only the separate contact rows go.
+needed). Run the purge daily (cron or a systemd timer); each run is audit-logged. The opinions
+themselves stay: only the separate contact rows go, and the exports past their keeping time
+(``export_jobs.sweep``: an hour for those with contact details).
 """
 
 from datetime import timedelta
@@ -13,6 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from voting.audit.operations import record
+from voting.consultations import export_jobs
 from voting.consultations.models import Draft, Opinion, OpinionContact
 from voting.extensions import db
 from voting.timeutil import utcnow
@@ -80,6 +82,10 @@ def purge_personal_data_command(older_than, dry_run):
         return
     db.session.commit()
     click.echo(f"Deleted {total} contact records given before {when} (older than {days} days).")
+    # Exports past their keeping time go too: those with contact details are personal data as well.
+    swept = export_jobs.sweep()
+    if swept:
+        click.echo(f"Removed {swept} expired exports from {export_jobs.exports_dir(create=False)}.")
     current_app.logger.info("purge-personal-data: deleted %s contact records older than %s days", total, days)
 
 

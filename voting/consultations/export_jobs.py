@@ -51,9 +51,10 @@ _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
 
-def exports_dir():
+def exports_dir(create=True):
     path = Path(current_app.instance_path) / "exports"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if create:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -87,18 +88,23 @@ def _jobs(folder):
 
 
 def sweep(folder=None, now=None):
-    """Remove finished exports past their keeping time, and leftovers of interrupted ones."""
-    folder = folder or exports_dir()
+    """Remove finished exports past their keeping time, and leftovers of interrupted ones; return how many."""
+    folder = folder or exports_dir(create=False)
+    if not folder.is_dir():
+        return 0
     now = now or time.time()
     keep = current_app.config.get("CONSULTATION_EXPORT_KEEP_HOURS", KEEP_HOURS) * 3600
+    removed = 0
     for job in list(_jobs(folder)):
         limit = CONTACT_KEEP_MINUTES * 60 if job.get("include_contacts") else keep
         if not _alive(job, now) and now - job["updated_at"] > limit:
             for path in folder.glob(f"{job['id']}.*"):
                 path.unlink(missing_ok=True)
+            removed += 1
     for path in folder.glob(".*.tmp"):  # a state write cut short
         if now - path.stat().st_mtime > STALE_SECONDS:
             path.unlink(missing_ok=True)
+    return removed
 
 
 def start_export(actor, draft, fmt, include_contacts=False):
@@ -120,6 +126,18 @@ def start_export(actor, draft, fmt, include_contacts=False):
             return job
     if len(running) >= current_app.config.get("CONSULTATION_EXPORTS_AT_ONCE", MAX_RUNNING):
         raise Conflict(_l("Other exports are being prepared right now. Try again in a minute."), code="exports_busy")
+    total = exports.export_size(draft, fmt)
+    limit = current_app.config.get("CONSULTATION_PDF_MAX_ITEMS", exports.PDF_MAX_ITEMS)
+    if fmt == "pdf" and total > limit:
+        raise Conflict(
+            _l(
+                "The summary has %(items)s items: as a PDF it would run to thousands of pages. Export it to Excel, "
+                "or merge duplicates first (a PDF takes at most %(limit)s items).",
+                items=total,
+                limit=limit,
+            ),
+            code="pdf_too_large",
+        )
     filename, ascii_filename = exports.export_filename(draft, fmt)
     job = {
         "id": secrets.token_urlsafe(16),
@@ -130,7 +148,7 @@ def start_export(actor, draft, fmt, include_contacts=False):
         "locale": str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]),
         "state": QUEUED,
         "done": 0,
-        "total": exports.export_size(draft, fmt),
+        "total": total,
         "created_at": now,
         "finished_at": None,
         "filename": filename,

@@ -53,6 +53,10 @@ MIMETYPES = {
     "csv": "text/csv; charset=utf-8",
 }
 BATCH = 2000  # rows read from the database at a time
+# A PDF of the 汇总表 runs to about one page per six items. 20,000 items (some 3,300 pages) take about
+# 25 s of CPU and 200 MB; 240,000 items took 10 minutes and 790 MB for 40,000 pages nobody prints
+# (docs/BENCHMARKS.md). Above this the Excel export is the way; CONSULTATION_PDF_MAX_ITEMS overrides.
+PDF_MAX_ITEMS = 20_000
 MAX_SOURCES_SHOWN = 6  # sources listed per item; the rest are summed up
 
 

@@ -14,6 +14,7 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -227,12 +228,13 @@ class OpinionStatus(enum.StrEnum):
 
     @property
     def label(self):
+        # With their context: the plain "Adopted"/"Not adopted" are a ballot's 入选/未入选.
         return {
-            OpinionStatus.RECEIVED: _l("Received"),
-            OpinionStatus.MERGED: _l("Merged"),
-            OpinionStatus.ADOPTED: _l("Adopted"),
-            OpinionStatus.PARTLY_ADOPTED: _l("Partly adopted"),
-            OpinionStatus.NOT_ADOPTED: _l("Not adopted"),
+            OpinionStatus.RECEIVED: pgettext("opinion status", "Received"),
+            OpinionStatus.MERGED: pgettext("opinion status", "Merged"),
+            OpinionStatus.ADOPTED: pgettext("opinion status", "Adopted"),
+            OpinionStatus.PARTLY_ADOPTED: pgettext("opinion status", "Partly adopted"),
+            OpinionStatus.NOT_ADOPTED: pgettext("opinion status", "Not adopted"),
         }[self]
 
     @property

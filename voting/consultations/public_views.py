@@ -22,16 +22,18 @@ import hashlib
 import math
 import re
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
-from flask_babel import format_date, format_time, ngettext, pgettext
+from flask_babel import format_date, format_time, get_locale, ngettext, pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import defer, load_only
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
@@ -362,21 +364,43 @@ def index():
     )
 
 
+# The rendered contents and articles of drafts, per worker process: (draft id, published at, language, open
+# for comment, with a poster's code, script root) -> HTML. A draft's text cannot change once published
+# (operations.update_draft), and closing it changes the key, so nothing has to be invalidated.
+_DRAFT_TEXTS = OrderedDict()
+DRAFT_TEXTS_KEPT = 32
+_POSTER_SLOT = "POSTERCODESLOT"  # rendered where the poster's code goes, then replaced by the code
+
+
+def _draft_text(draft, p, open_now):
+    """The draft's contents and articles as HTML: rendered once, then kept (most of the page's work)."""
+    key = (draft.id, draft.published_at, str(get_locale()), open_now, bool(p), request.script_root)
+    html = _DRAFT_TEXTS.get(key)
+    if html is None:
+        toc, body = _outline(draft)
+        html = render_template("consultations/public_draft_text.html", draft=draft, toc=toc, body=body,
+                               article_count=len(draft.articles), open_now=open_now,
+                               p=_POSTER_SLOT if p else "")  # fmt: skip
+        _DRAFT_TEXTS[key] = html
+        while len(_DRAFT_TEXTS) > DRAFT_TEXTS_KEPT:
+            _DRAFT_TEXTS.popitem(last=False)
+    # The template's output, escaped by Jinja; a poster's code is letters and digits (_point_code).
+    return Markup(html.replace(f"p={_POSTER_SLOT}", f"p={p}") if p else html)  # noqa: S704
+
+
 @bp.get("/drafts/<int:draft_id>")
 def draft(draft_id):
     """The draft article by article: contents, 起草说明, and a "提意见" link under each article."""
     draft = _public_draft(draft_id)
     p = _point_code()
-    toc, body = _outline(draft)
+    open_now = draft.accepts_opinions()
     return render_template(
         "consultations/public_draft.html",
         draft=draft,
         p=p,
         point=operations.point_for_code(p) if p else None,
-        toc=toc,
-        body=body,
-        article_count=len(draft.articles),
-        open_now=draft.accepts_opinions(),
+        draft_text=_draft_text(draft, p, open_now),
+        open_now=open_now,
         device=current_deputy_device(),
     )
 

@@ -4,7 +4,7 @@ Organizers and administrators see everything and export; a contact point's staff
 figures of their point and the points below it (``stats.scope_for``) and export nothing.
 """
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, send_file, url_for
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, send_file, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,7 +18,7 @@ from voting.auth import roles_required
 from voting.consultations import export_jobs, exports, stats
 from voting.consultations.models import Draft, DraftState
 from voting.consultations.operations import get_draft
-from voting.errors import Invalid
+from voting.errors import Conflict, Invalid
 from voting.exports import attachment_headers
 from voting.extensions import db
 
@@ -122,7 +122,12 @@ def start_export(draft_id):
             record(actor_label(current_user), "draft.export_contacts", "draft", draft.id, format="csv")
             db.session.commit()
         return _csv_response(draft, include_contacts)
-    job = export_jobs.start_export(current_user, draft, form.format.data, include_contacts)
+    try:
+        job = export_jobs.start_export(current_user, draft, form.format.data, include_contacts)
+    except Conflict as refused:  # too big for a PDF, or the server busy with other exports
+        db.session.rollback()
+        flash(refused.message, "error")
+        return redirect(url_for(".page", draft_id=draft.id) + "#exports-heading")
     db.session.commit()
     return redirect(url_for(".export_page", draft_id=draft.id, job_id=job["id"]))
 

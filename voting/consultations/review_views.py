@@ -35,6 +35,12 @@ PAGE_SIZE = 50
 GROUPS_SHOWN = 100
 MEMBERS_SHOWN = 8
 WHOLE_DRAFT_SUGGESTIONS = 20_000  # above this many opinions, suggestions are made one article at a time
+# The example on the import page: the columns as staff write them, whatever the page's language.
+SAMPLE_SHEET = (
+    ("条款", "意见内容", "提出人", "联系电话", "人数"),
+    ("第十二条", "建议将“三十日”改为“十五日”。", "王五", "13800138000", "3"),
+    ("总体", "同意草案。", "", "", ""),
+)
 CSRF_MESSAGE = _l("This form has expired or was not sent from this site. Please reload the page and try again.")
 
 
@@ -345,7 +351,7 @@ def import_opinions(draft_id):
     allowed = {p.id for p in imports.points_for_import(current_user)}
     points = [(p, label) for p, label in _points() if p.id in allowed]
     wants_json = request.accept_mimetypes.best == "application/json"
-    context = {"draft": draft, "points": points, "max_mb": MAX_SHEET_BYTES // (1024 * 1024)}
+    context = {"draft": draft, "points": points, "max_mb": MAX_SHEET_BYTES // (1024 * 1024), "sample": SAMPLE_SHEET}
     if request.method == "GET":
         return render_template("consultations/review_import.html", form=_import_form(points), **context)
     try:
