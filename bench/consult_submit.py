@@ -106,6 +106,7 @@ class Measured:
     statuses: dict = field(default_factory=dict)
     outcomes: dict = field(default_factory=dict)
     socket_errors: int = 0
+    errors: dict = field(default_factory=dict)  # wrk's socket errors by kind
 
 
 @dataclass
@@ -154,8 +155,8 @@ def measure(server, args, env, path=""):
         statuses=result["statuses"],
         outcomes=result["outcomes"],
     )
-    errors = result["errors"]
-    measured.socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
+    measured.errors = {k: v for k, v in result["errors"].items() if k != "status" and v}
+    measured.socket_errors = sum(measured.errors.values())
     return measured
 
 
@@ -217,7 +218,7 @@ def print_row(r):
     )
     if not r.exact:
         print(f"{'':<12} submit statuses {r.submit.statuses}, answers {r.submit.outcomes}, "
-              f"socket errors {r.submit.socket_errors}, stored {r.stored}")  # fmt: skip
+              f"socket errors {r.submit.errors or 0}, stored {r.stored}")  # fmt: skip
     for name, measured in (("ping", r.ping), ("page", r.page)):
         if measured is not None and set(measured.statuses) != {"200"}:
             print(f"{'':<12} {name} statuses {measured.statuses}")

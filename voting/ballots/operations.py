@@ -526,6 +526,8 @@ def cast_ballot(ballot, device, device_token, choices, idempotency_key=None):
     A repeated submission from the same phone (same receipt) with the same choices gets the
     same receipt back, so an ``Idempotency-Key`` retry is safe; the receipt is the retry's
     identity, so the key itself is checked but never stored (storing it would be a link).
+    ``device`` is the phone's binding as the caller found it; the INSERT checks it again by its
+    token, so a phone revoked in between cannot vote.
     """
     return _cast(_Rules.of(ballot), token_hash(device_token), device_token, choices, idempotency_key)
 

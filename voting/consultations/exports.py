@@ -23,7 +23,7 @@ from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import gettext, pgettext
+from flask_babel import gettext
 from reportlab.lib.pagesizes import A4, landscape
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
@@ -61,14 +61,8 @@ MAX_SOURCES_SHOWN = 6  # sources listed per item; the rest are summed up
 
 
 def status_label(status):
-    """采纳/部分采纳/未采纳 for an opinion (the ballots' 入选 shares the English word, hence the context)."""
-    return {
-        OpinionStatus.RECEIVED: pgettext("opinion status", "Received"),
-        OpinionStatus.MERGED: pgettext("opinion status", "Merged"),
-        OpinionStatus.ADOPTED: pgettext("opinion status", "Adopted"),
-        OpinionStatus.PARTLY_ADOPTED: pgettext("opinion status", "Partly adopted"),
-        OpinionStatus.NOT_ADOPTED: pgettext("opinion status", "Not adopted"),
-    }[OpinionStatus(status)]
+    """已收到/已合并/已采纳/部分采纳/未采纳: the opinion status's own label (in context, never a ballot's 入选)."""
+    return OpinionStatus(status).label
 
 
 def mask_name(name):
