@@ -9,8 +9,10 @@ import shutil
 import subprocess
 import time
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -265,15 +267,67 @@ def test_csv_with_contacts_is_a_post_masked_and_logged(client, login, organizer,
     assert db.session.scalar(select(AuditEntry.action).where(AuditEntry.action == "draft.export_contacts"))
 
 
-def test_raw_rows_time_is_local(app, consultation):
-    """Stored times are UTC; the CSV shows the service's time zone (Asia/Shanghai, +8 h)."""
-    rows = exports.raw_rows(consultation.draft)
-    row = next(r for r in rows if r[0] == consultation.item.tracking_code)
-    rows.close()  # stopping early releases the cursor
-    created = db.session.get(Opinion, consultation.item.id).created_at
-    from datetime import timedelta
+def raw_csv(draft, include_contacts=False):
+    return read_csv(b"".join(exports.csv_stream(draft, include_contacts)))
 
-    assert row[1] == (created + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")
+
+def test_raw_lines_time_is_local(app, consultation):
+    """Stored times are UTC; the CSV shows the service's time zone (Asia/Shanghai, +8 h)."""
+    lines = exports.raw_lines(consultation.draft)
+    line = next(lines)
+    lines.close()  # stopping early releases the cursor
+    code, received = line.split(",")[:2]
+    created = db.session.get(Opinion, consultation.item.id).created_at
+    assert code == consultation.item.tracking_code
+    assert received == (created + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_local_minutes_follow_summer_time():
+    local = exports.LocalMinutes(ZoneInfo("Europe/Berlin"))
+    # Summer time began on 30 March 2025 at 01:00 UTC; Nepal is 5 h 45 min ahead.
+    assert local("2025-03-30 00:59") == "2025-03-30 01:59"
+    assert local("2025-03-30 01:00") == "2025-03-30 03:00"
+    assert exports.LocalMinutes(ZoneInfo("Asia/Kathmandu"))("2025-12-31 18:15") == "2026-01-01 00:00"
+
+
+def test_csv_times_across_a_summer_time_change(app, consultation):
+    """The database turns UTC into local time by the offsets in force at each instant, on both databases."""
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"
+    stamps = {
+        consultation.item: datetime(2025, 3, 30, 0, 59, 59),  # 01:59:59 winter time
+        consultation.twin: datetime(2025, 3, 30, 1, 0, 0),  # 03:00:00 summer time
+        consultation.formula: datetime(2025, 7, 1, 10, 30, 15, 999999),  # seconds are cut, not rounded
+        consultation.whole: datetime(2025, 10, 26, 1, 0, 0),  # back to winter: 02:00:00
+    }
+    for opinion, stamp in stamps.items():
+        opinion.created_at = stamp
+    db.session.commit()
+    by_code = {row[0]: row for row in raw_csv(consultation.draft)[1:]}
+    assert by_code[consultation.item.tracking_code][1] == "2025-03-30 01:59:59"
+    assert by_code[consultation.twin.tracking_code][1] == "2025-03-30 03:00:00"
+    assert by_code[consultation.formula.tracking_code][1] == "2025-07-01 12:30:15"
+    assert by_code[consultation.whole.tracking_code][1] == "2025-10-26 02:00:00"
+
+
+def test_csv_fields_survive_commas_quotes_line_breaks_and_formulas(app, organizer, consultation):
+    """What the database quotes (a contact point's name) and what Python quotes (the text) read back as written."""
+    consultation.point.name = '=cmd|" /C calc"!A0, 联系点'
+    written = '他说："第一，\n第二"\r\n,结束 13812345678'
+    quoted, _ = ops.submit_opinion(consultation.draft, written)
+    db.session.commit()
+    by_code = {row[0]: row for row in raw_csv(consultation.draft)[1:]}
+    assert by_code[consultation.item.tracking_code][6] == "'" + consultation.point.name
+    kept = db.session.get(Opinion, quoted.id)
+    assert "\n" in kept.text and '"' in kept.text and "," in kept.text  # as submitted (line ends made \n)
+    assert by_code[quoted.tracking_code][3] == kept.text.replace("13812345678", "138****5678")
+    assert by_code[consultation.twin.tracking_code][6] == ""  # no contact point
+    assert len(by_code) == 8 and all(len(row) == 10 for row in by_code.values())
+
+
+def test_csv_of_a_draft_without_opinions_is_its_header(app, organizer):
+    draft, _ = ops.create_draft(organizer, DRAFT.read_text(encoding="utf-8"))
+    db.session.commit()
+    assert raw_csv(draft) == [exports.raw_headers()]
 
 
 # -- jobs ------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from voting.consultations.models import (
     Opinion,
     OpinionStatus,
     SubmitterType,
+    masked_text_for,
 )
 from voting.consultations.operations import CODE_ALPHABET
 from voting.consultations.review import point_and_below
@@ -224,7 +225,7 @@ def import_opinions(actor, draft, point, filename, data, progress=None, now=None
             article = None if row.article is None else articles[(row.article.number, row.article.suffix)]
             opinions.append((ids[index], draft.id, article, row.text, SubmitterType.STAFF.value, Channel.IMPORT.value,
                              point.id, codes[index], key if index == 0 else None, OpinionStatus.RECEIVED.value,
-                             row.people, now))  # fmt: skip
+                             row.people, masked_text_for(row.text), now))  # fmt: skip
             if row.name or row.phone:
                 contacts.append((ids[index], row.name, row.phone, now))
         _write_chunk(writer, opinions, contacts)
@@ -242,7 +243,8 @@ def import_opinions(actor, draft, point, filename, data, progress=None, now=None
 
 
 _OPINION_COLUMNS = ("id", "draft_id", "article_id", "text", "submitter_type", "channel", "contact_point_id",
-                    "tracking_code", "idempotency_key", "status", "people_count", "created_at")  # fmt: skip
+                    "tracking_code", "idempotency_key", "status", "people_count", "masked_text",
+                    "created_at")  # fmt: skip
 _CONTACT_COLUMNS = ("opinion_id", "name", "phone", "created_at")
 
 

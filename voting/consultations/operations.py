@@ -30,6 +30,7 @@ from voting.consultations.models import (
     DraftState,
     Opinion,
     SubmitterType,
+    masked_text_for,
 )
 from voting.errors import Conflict, DomainError, Invalid, NotFound
 from voting.extensions import db
@@ -507,9 +508,10 @@ class SubmittedOpinion:
 # PostgreSQL the types of parameters that may be NULL.
 _INSERT_OPINION = sql_text(
     """
-    INSERT INTO opinion (draft_id, article_id, text, submitter_type, channel, contact_point_id, deputy_id,
-                         tracking_code, idempotency_key, status, people_count, created_at)
-    SELECT draft.id, CAST(:article_id AS INTEGER), CAST(:text AS TEXT), CAST(:submitter_type AS VARCHAR(10)),
+    INSERT INTO opinion (draft_id, article_id, text, masked_text, submitter_type, channel, contact_point_id,
+                         deputy_id, tracking_code, idempotency_key, status, people_count, created_at)
+    SELECT draft.id, CAST(:article_id AS INTEGER), CAST(:text AS TEXT), CAST(:masked_text AS TEXT),
+           CAST(:submitter_type AS VARCHAR(10)),
            CAST(:channel AS VARCHAR(10)),
            (SELECT contact_point.id FROM contact_point
              WHERE contact_point.code = CAST(:point_code AS VARCHAR(16)) AND contact_point.active),
@@ -591,6 +593,7 @@ def record_opinion(
         "draft_id": draft_id,
         "article_id": article_id if article_id is None or 0 < article_id < 2**31 else 0,
         "text": text,
+        "masked_text": masked_text_for(text),
         "submitter_type": submitter_type.value,
         "channel": channel.value,
         "point_code": code if 0 < len(code) <= 16 else None,

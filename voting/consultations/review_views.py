@@ -275,7 +275,10 @@ def opinion(opinion_id):
                                   form.legal_text.data)  # fmt: skip
         except DomainError as refusal:
             db.session.rollback()
-            error = refusal
+            if refusal.code == "reason_required":  # next to the box to fill in, which is marked invalid
+                form.reason.errors = [*form.reason.errors, refusal.message]
+            else:
+                error = refusal
         else:
             db.session.commit()
             flash(_("Decision saved."), "success")
