@@ -274,7 +274,7 @@ def raw_csv(draft, include_contacts=False):
 def test_raw_lines_time_is_local(app, consultation):
     """Stored times are UTC; the CSV shows the service's time zone (Asia/Shanghai, +8 h)."""
     lines = exports.raw_lines(consultation.draft)
-    line = next(lines)
+    line = next(lines).decode()
     lines.close()  # stopping early releases the cursor
     code, received = line.split(",")[:2]
     created = db.session.get(Opinion, consultation.item.id).created_at
@@ -502,3 +502,10 @@ def test_a_pdf_too_long_to_print_is_refused(app, client, org, login, organizer, 
                        follow_redirects=True)  # fmt: skip
     assert page.status_code == 200 and 'class="flash error"' in page.get_data(as_text=True)
     assert not list(export_jobs.exports_dir().glob("*.pdf*"))
+
+
+@pytest.mark.parametrize("value", ["文字", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "=1+1", "-x", "@a", "+86"])
+def test_csv_field_bytes_is_csv_field_in_utf8(value):
+    from voting.exports import csv_field, csv_field_bytes
+
+    assert csv_field_bytes(value.encode()) == csv_field(value).encode()
