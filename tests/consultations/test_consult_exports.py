@@ -12,6 +12,7 @@ import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -236,6 +237,7 @@ def test_csv_of_raw_opinions_streams_with_bom(client, login, organizer, consulta
     assert response.status_code == 200 and "Content-Length" not in response.headers  # streamed, length unknown
     assert response.mimetype == "text/csv"
     assert f"draft-{consultation.draft.id}-opinions.csv" in response.headers["Content-Disposition"]
+    assert quote("全部意见-") in response.headers["Content-Disposition"]  # not 意见数, the column's word
     rows = read_csv(response.data)
     header, body = rows[0], rows[1:]
     assert len(header) == 10 and len(body) == 7  # every opinion as received, merged ones too

@@ -649,7 +649,7 @@ WRITERS = {"xlsx": write_xlsx, "pdf": write_pdf, "csv": write_csv}
 def export_filename(draft, fmt):
     """(name in the reader's language, ASCII fallback) for an export of ``draft``."""
     if fmt == "csv":
-        stem, ascii_stem = gettext("Opinions"), f"draft-{draft.id}-opinions"
+        stem, ascii_stem = gettext("All opinions"), f"draft-{draft.id}-opinions"
     else:
         stem, ascii_stem = gettext("Summary of opinions"), f"draft-{draft.id}-summary"
     return f"{stem}-{filename_part(draft.title, fallback='draft')}.{fmt}", f"{ascii_stem}.{fmt}"
