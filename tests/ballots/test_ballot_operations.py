@@ -150,6 +150,25 @@ def test_update_replaces_items_and_rechecks_the_whole_ballot(make_deputies, make
     assert (ballot.form, ballot.places) == ("per_item", None)
 
 
+def test_a_save_that_changes_nothing_is_not_logged(make_deputies, make_meeting):
+    from voting.audit.models import AuditEntry
+
+    make_deputies(3)
+    meeting = make_meeting()
+    ballot = ballots.create_ballot(None, meeting, "表决", "choose", _THREE, places=2)
+    db.session.commit()
+
+    def updates():
+        return db.session.scalar(select(func.count()).where(AuditEntry.action == "ballot.update"))
+
+    ballots.update_ballot(None, ballot, items=list(_THREE), places=2)
+    db.session.commit()
+    assert updates() == 0
+    ballots.update_ballot(None, ballot, places=1)
+    db.session.commit()
+    assert updates() == 1
+
+
 def test_receipt_is_stable_per_phone_and_ballot_and_readable():
     first = ballots.receipt_for("vtd_phone-one", 1)
     assert first == ballots.receipt_for("vtd_phone-one", 1)

@@ -219,7 +219,8 @@ def update_ballot(actor, ballot, items=None, **changes):
         _replace_items(ballot, titles)
         changed["items"] = len(titles)
     db.session.flush()
-    record(actor_label(actor), "ballot.update", "ballot", ballot.id, **changed)
+    if changed:  # a save that changed nothing is not an action worth a line in the log
+        record(actor_label(actor), "ballot.update", "ballot", ballot.id, **changed)
     return ballot
 
 
