@@ -35,3 +35,29 @@ def test_the_app_engine_gets_the_options_of_its_database(app):
             assert connection.execute(text("PRAGMA busy_timeout")).scalar() > 0
     else:
         assert options["pool_pre_ping"] is True
+
+
+def test_autocommit_connection_commits_each_statement_and_returns_the_connection_as_it_was(app):
+    from sqlalchemy import func, insert, select
+
+    from voting.database import autocommit_connection
+    from voting.deputies.models import Deputy
+
+    def committed():
+        with db.engine.connect() as other:
+            return other.execute(select(func.count()).select_from(Deputy)).scalar()
+
+    for n in (1, 2):
+        with autocommit_connection(db.engine) as connection:
+            driver = connection.connection.driver_connection
+            before = connection.connection.dbapi_connection
+            connection.execute(insert(Deputy).values(number=f"A{n}", name="代表", delegation="第1代表团"))
+            assert committed() == n  # committed at once, before the connection is given back
+        if db.engine.dialect.name == "sqlite":
+            assert driver.isolation_level == ""  # back in the pool in its usual (transactional) mode
+    with db.engine.connect() as connection:
+        if connection.connection.dbapi_connection is before:
+            assert connection.get_isolation_level() != "AUTOCOMMIT"
+        connection.execute(insert(Deputy).values(number="A3", name="代表", delegation="第1代表团"))
+        connection.rollback()
+    assert committed() == 2

@@ -3,6 +3,7 @@
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 
 from sqlalchemy import event
 
@@ -24,6 +25,30 @@ def engine_options(uri, options):
     if not uri.startswith("sqlite"):
         options.setdefault("pool_pre_ping", True)
     return options
+
+
+@contextmanager
+def autocommit_connection(engine):
+    """Yield a connection of ``engine`` on which every statement commits by itself.
+
+    On SQLite the driver is switched to autocommit directly, and back before the connection
+    returns to the pool. SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` does the same, then resets
+    the connection with ``PRAGMA read_uncommitted``, which makes SQLite discard every statement the
+    connection had prepared: each sign-in compiled its UPDATE again (about 0.1 ms of CPU).
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+        return
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        previous = driver.isolation_level
+        driver.isolation_level = None
+        try:
+            yield connection
+        finally:
+            if not connection.invalidated:
+                driver.isolation_level = previous
 
 
 def configure_engine_events(engine):

@@ -343,3 +343,40 @@ def test_check_in_answers_without_a_session_cookie(client, make_deputies, make_m
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers
     assert "Cookie" not in response.headers.get("Vary", "")
+
+
+def test_a_sign_in_is_its_update_alone(app, client, make_deputies, make_meeting, phone, screen_code, monkeypatch):
+    """The hot path neither commits the request's session (it has nothing to commit) nor, on SQLite,
+    resets its connection with a PRAGMA, which would make SQLite prepare the UPDATE again every time."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    deputies = make_deputies(3)
+    meeting = make_meeting()
+    headers = [phone(deputy) for deputy in deputies]
+    codes = [screen_code(meeting) for _ in deputies]
+    commits = []
+    real_commit = Session.commit
+    monkeypatch.setattr(Session, "commit", lambda self: (commits.append(self), real_commit(self))[1])
+    statements = []
+    sqlite = db.engine.dialect.name == "sqlite"
+    if sqlite:
+        db.engine.dispose()  # new connections, so that each one reports what it runs
+
+        def trace(dbapi_connection, _record):
+            dbapi_connection.set_trace_callback(statements.append)
+
+        event.listen(db.engine, "connect", trace)
+    try:
+        for header, code in zip(headers, codes, strict=True):
+            response = _check_in(client, header, meeting.id, code)
+            assert response.json["status"] == "checked_in"
+    finally:
+        if sqlite:
+            event.remove(db.engine, "connect", trace)
+            db.engine.dispose()
+    assert commits == []
+    if sqlite:
+        ran = [s.split()[0].upper() for s in statements if not s.startswith("PRAGMA") or "read_uncommitted" in s]
+        assert ran == ["UPDATE"] * len(deputies), statements
+    assert _signed_in(meeting) == {deputy.id for deputy in deputies}

@@ -146,6 +146,20 @@ def _parse_query(op):
         raise _validation_error(error) from None
 
 
+def _commit():
+    """Commit the request's session, unless it has nothing to commit.
+
+    An operation that neither queried nor changed anything through the session (checkIn's UPDATE
+    commits on a connection of its own) would otherwise make a session only to begin and commit
+    an empty transaction: about 0.05 ms, a tenth of a sign-in's time in the app.
+    """
+    if not db.session.registry.has():
+        return
+    session = db.session()
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        session.commit()
+
+
 def operation(bp, rule, method, operation_id, *, summary, tag, auth="organizer", roles=MEETING_ROLES,
               request_model=None, response_model=None, status=200, errors=(), query_model=None,
               upload_field=None, decorators=(), response_media=None, checks_device=False):
@@ -169,7 +183,7 @@ def operation(bp, rule, method, operation_id, *, summary, tag, auth="organizer",
             if op.query_model is not None:
                 kwargs["query"] = _parse_query(op)
             result = func(**kwargs)
-            db.session.commit()
+            _commit()
             if isinstance(result, Response):  # a download (response_media), sent as it is
                 return result
             if isinstance(result, BaseModel):

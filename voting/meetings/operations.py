@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, case, func, insert, select, text
 
 from voting.audit.operations import actor_label, record
+from voting.database import autocommit_connection
 from voting.deputies.models import Deputy
 from voting.errors import Conflict, Forbidden, Invalid, NotFound
 from voting.extensions import db
@@ -207,7 +208,7 @@ def check_in(device_token_hash, meeting_id, epoch):
     Call it before the request writes anything else: on SQLite it would wait for that write's lock.
     """
     now = utcnow()
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    with autocommit_connection(db.engine) as connection:
         deputy_id = connection.execute(_CHECK_IN, {
             "now": now, "method": CheckinMethod.SCAN.value, "meeting_id": meeting_id,
             "token_hash": device_token_hash, "active": True, "state": MeetingState.SIGNIN_OPEN.value, "epoch": epoch,
