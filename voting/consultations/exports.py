@@ -41,7 +41,6 @@ from voting.exports import (
     excel_footer_text,
     filename_part,
     page_total_canvas,
-    text_cell,
     wrap_lines,
 )
 from voting.extensions import db
@@ -92,14 +91,14 @@ class Labels:
     _sources: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, csv=False):
-        """Translate the labels once; ``csv``: a point's name is a cell of its own, made formula-safe here."""
+    def load(cls):
+        """Translate the labels once."""
         points = db.session.execute(select(ContactPoint.id, ContactPoint.name)).all()
         return cls(
             status={s: status_label(s) for s in OpinionStatus},
             channel={str(k): str(v) for k, v in CHANNEL_LABELS.items()},
             submitter={str(k): str(v) for k, v in SUBMITTER_LABELS.items()},
-            points={i: text_cell(name) if csv else name for i, name in points},
+            points=dict(points),
             whole_draft=gettext("The draft as a whole"),
         )
 
