@@ -58,16 +58,15 @@ def csv_field(value):
     return value
 
 
-def csv_chunks(headers, rows, chunk_rows=2000, fields_ready=False):
-    """Yield CSV bytes for ``rows`` under ``headers``: UTF-8 with a BOM, every text cell formula-safe.
+def csv_chunks(headers, rows, chunk_rows=2000):
+    """Yield CSV bytes for ``rows`` of values under ``headers``: UTF-8 with a BOM, every text cell formula-safe.
 
-    The BOM makes Excel read the file as UTF-8 (without it, Chinese shows as mojibake). A producer
-    that has already made every cell a field with ``csv_field`` (or knows a cell needs nothing:
-    codes, times, its own labels) says ``fields_ready``, and its rows are joined as they are.
+    The BOM makes Excel read the file as UTF-8 (without it, Chinese shows as mojibake). Each value
+    becomes a field with ``csv_field``; a producer of many rows builds its lines itself and uses
+    ``csv_line_chunks``.
     """
     join = ",".join
-    lines = (join(row) for row in rows) if fields_ready else (join(map(csv_field, row)) for row in rows)
-    return csv_line_chunks(headers, lines, chunk_rows)
+    return csv_line_chunks(headers, (join(map(csv_field, row)) for row in rows), chunk_rows)
 
 
 def csv_line_chunks(headers, lines, chunk_rows=2000, encoded=False):

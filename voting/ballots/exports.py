@@ -6,7 +6,6 @@ default). Text that came from people (titles, items) is escaped in the PDF and k
 never run as a formula, in the spreadsheets.
 """
 
-import csv
 import io
 import json
 import re
@@ -35,6 +34,7 @@ from voting.ballots import report, tally
 from voting.ballots.models import BallotState, CastBallot
 from voting.deputies.models import Deputy
 from voting.errors import Conflict, Invalid
+from voting.exports import csv_chunks
 from voting.extensions import db
 from voting.pdf import register_cjk_font
 
@@ -435,11 +435,7 @@ def _papers_sheet(workbook, sheet):
 
 def build_csv(sheet):
     """The ballot papers as CSV: UTF-8 with a BOM (Excel reads it as such), text never a formula."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([report.text_cell(h) for h in sheet.headers])
-    writer.writerows([report.text_cell(value) for value in row] for row in sheet.rows)
-    return out.getvalue().encode("utf-8-sig")
+    return b"".join(csv_chunks(sheet.headers, sheet.rows))
 
 
 # -- downloads -----------------------------------------------------------------------------------

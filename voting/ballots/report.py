@@ -19,10 +19,6 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Row marks for the renderers: an adopted item and an item tied at the boundary are highlighted.
 PASSED, TIED = "passed", "tied"
 
-# A spreadsheet reads a cell starting with one of these as a formula (or, for tab and carriage
-# return, shifts it); a leading apostrophe keeps it text (DOMAIN.md E).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
 
 def _plain(message, **variables):
     """Stand in for gettext: the English source, formatted."""
@@ -102,13 +98,6 @@ def format_time(value):
     offset = value.strftime("%z")
     zone = f" (UTC{offset[:3]}:{offset[3:]})" if offset else ""
     return value.strftime(TIME_FORMAT) + zone
-
-
-def text_cell(value):
-    """Return a cell a spreadsheet shows as the text it is, never runs as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 # -- the report ----------------------------------------------------------------------------------
