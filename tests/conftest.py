@@ -60,16 +60,37 @@ def database_template(tmp_path_factory):
     return path
 
 
+_RESETS = {}  # uri -> (engine, tables, sequences): looked up once per session
+
+
 def _reset_postgres(uri):
-    engine = create_engine(uri)
+    """Empty every table and restart every sequence, in about 3 ms.
+
+    DELETE with the triggers off (``session_replication_role``: foreign keys and the audit log's
+    append-only trigger) instead of TRUNCATE, which made each table a new file: 190 ms a test, half
+    of the PostgreSQL suite's time. Without the superuser that setting needs, TRUNCATE it is.
+    """
+    if uri not in _RESETS:
+        engine = create_engine(uri)
+        with engine.connect() as conn:
+            tables = [r[0] for r in conn.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
+            sequences = [r[0] for r in conn.execute(text(
+                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"))]
+            superuser = conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar()
+        _RESETS[uri] = engine, tables, sequences, superuser
+    engine, tables, sequences, superuser = _RESETS[uri]
     with engine.begin() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
-        conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
-        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
+        if superuser:
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(text("; ".join(f"DELETE FROM {table}" for table in tables)))  # noqa: S608 - catalog names
+            if sequences:
+                conn.execute(text("SELECT " + ", ".join(f"setval('{seq}', 1, false)" for seq in sequences)))
+        else:
+            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
         conn.execute(text("INSERT INTO audit_head (id, seq, last_hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
-    engine.dispose()
 
 
 @pytest.fixture
