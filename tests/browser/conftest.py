@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.backend import SECRET_KEY
 from tests.support.live_server import ROOT, VENV_BIN, free_port, server_env, start_gunicorn, stop, wait_until_up
 
 TRANSLATIONS = ROOT / "voting" / "translations"
@@ -56,7 +57,7 @@ def _server_env(tmp, port, translations):
         tmp,
         port,
         f"sqlite:///{tmp}/voting.db",
-        SECRET_KEY="browser-tests-secret-key-not-for-production",
+        SECRET_KEY=SECRET_KEY,
     )
     if translations is not None:
         env["VOTING_BABEL_TRANSLATION_DIRECTORIES"] = str(translations)

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.backend import Backend
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET_KEY = "browser-tests-secret-key-not-for-production"  # as tests/browser/conftest.py starts the server
 TITLE = "某某区生活垃圾分类管理办法（草案征求意见稿）"
 DRAFT = f"""{TITLE}
 
@@ -37,34 +38,6 @@ PHONE = "我家楼下的垃圾箱房经常满溢，请联系我13812345678，我
 SCRIPT = "<script>alert(1)</script>第二条应当规定处理结果要书面告知投诉人。"
 FORMULA = "=1+1 第二条的处理期限应当从受理之日起算。"
 OTHER = "建议第三条写明责令改正的期限，逾期不改正的怎么办。"
-
-
-class Backend:
-    """The server's own database, opened in this process, to set up the draft and its opinions."""
-
-    def __init__(self, server):
-        from voting import create_app
-
-        self.app = create_app(
-            {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{server.log_path.parent}/voting.db", "SECRET_KEY": SECRET_KEY}
-        )
-
-    def run(self, work):
-        from voting.extensions import db
-
-        with self.app.app_context():
-            try:
-                result = work(db)
-                db.session.commit()
-                return result
-            finally:
-                db.session.remove()
-
-    def close(self):
-        from voting.extensions import db
-
-        with self.app.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture(scope="module")

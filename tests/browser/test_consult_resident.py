@@ -9,10 +9,11 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.backend import Backend
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET_KEY = "browser-tests-secret-key-not-for-production"  # as tests/browser/conftest.py starts the server
 DRAFT = ROOT / "tests" / "consultations" / "drafts" / "01_district_regulation.txt"
 
 BIG_TARGETS = """() => {
@@ -25,34 +26,6 @@ BIG_TARGETS = """() => {
   }
   return small;
 }"""
-
-
-class Backend:
-    """The server's own database, opened in this process: to set up the draft, and to act as the organizer."""
-
-    def __init__(self, server):
-        from voting import create_app
-
-        self.app = create_app(
-            {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{server.log_path.parent}/voting.db", "SECRET_KEY": SECRET_KEY}
-        )
-
-    def run(self, work):
-        from voting.extensions import db
-
-        with self.app.app_context():
-            try:
-                result = work(db)
-                db.session.commit()
-                return result
-            finally:
-                db.session.remove()
-
-    def close(self):
-        from voting.extensions import db
-
-        with self.app.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture(scope="module")
