@@ -22,7 +22,7 @@ from sqlalchemy import select
 from voting.audit.models import AuditEntry
 from voting.consultations import export_jobs, exports
 from voting.consultations import operations as ops
-from voting.consultations.models import Channel, Opinion, OpinionStatus, SubmitterType
+from voting.consultations.models import Channel, Opinion, OpinionStatus, SubmitterType, format_tracking_code
 from voting.extensions import db
 
 needs_poppler = pytest.mark.skipif(
@@ -230,6 +230,15 @@ def read_csv(data):
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
 
+def rows_by_code(rows):
+    """The CSV's opinions by their stored tracking code; the file shows each as the receipt prints it."""
+    by_code = {}
+    for row in rows:
+        assert re.fullmatch(r"[0-9A-Z]{5}-[0-9A-Z]{5}", row[0]), row[0]
+        by_code[row[0].replace("-", "")] = row
+    return by_code
+
+
 def test_csv_of_raw_opinions_streams_with_bom(client, login, organizer, consultation):
     login(organizer)
     # buffered: the test client reads the whole stream inside the request's own context, as a server does.
@@ -242,8 +251,9 @@ def test_csv_of_raw_opinions_streams_with_bom(client, login, organizer, consulta
     header, body = rows[0], rows[1:]
     assert len(header) == 10 and len(body) == 7  # every opinion as received, merged ones too
     c = consultation
-    by_code = {row[0]: row for row in body}
-    assert by_code[c.twin.tracking_code][8] == c.item.tracking_code  # merged into
+    by_code = rows_by_code(body)
+    assert by_code[c.item.tracking_code][0] == format_tracking_code(c.item.tracking_code)  # as on the receipt
+    assert by_code[c.twin.tracking_code][8] == format_tracking_code(c.item.tracking_code)  # merged into
     assert by_code[c.item.tracking_code][9] == "3"
     assert by_code[c.formula.tracking_code][3] == "'" + FORMULA  # a formula becomes text
     assert by_code[c.script.tracking_code][3] == SCRIPT
@@ -262,7 +272,7 @@ def test_csv_with_contacts_is_a_post_masked_and_logged(client, login, organizer,
     assert response.status_code == 200
     rows = read_csv(response.data)
     assert len(rows[0]) == 12
-    by_code = {row[0]: row for row in rows[1:]}
+    by_code = rows_by_code(rows[1:])
     assert by_code[consultation.item.tracking_code][10:] == ["张*", "139****4321"]
     assert by_code[consultation.whole.tracking_code][10:] == ["李*", ""]
     assert CONTACT_PHONE not in response.data.decode("utf-8-sig")
@@ -280,7 +290,7 @@ def test_raw_lines_time_is_local(app, consultation):
     lines.close()  # stopping early releases the cursor
     code, received = line.split(",")[:2]
     created = db.session.get(Opinion, consultation.item.id).created_at
-    assert code == consultation.item.tracking_code
+    assert code == format_tracking_code(consultation.item.tracking_code)
     assert received == (created + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -304,7 +314,7 @@ def test_csv_times_across_a_summer_time_change(app, consultation):
     for opinion, stamp in stamps.items():
         opinion.created_at = stamp
     db.session.commit()
-    by_code = {row[0]: row for row in raw_csv(consultation.draft)[1:]}
+    by_code = rows_by_code(raw_csv(consultation.draft)[1:])
     assert by_code[consultation.item.tracking_code][1] == "2025-03-30 01:59:59"
     assert by_code[consultation.twin.tracking_code][1] == "2025-03-30 03:00:00"
     assert by_code[consultation.formula.tracking_code][1] == "2025-07-01 12:30:15"
@@ -317,7 +327,7 @@ def test_csv_fields_survive_commas_quotes_line_breaks_and_formulas(app, organize
     written = '他说："第一，\n第二"\r\n,结束 13812345678'
     quoted, _ = ops.submit_opinion(consultation.draft, written)
     db.session.commit()
-    by_code = {row[0]: row for row in raw_csv(consultation.draft)[1:]}
+    by_code = rows_by_code(raw_csv(consultation.draft)[1:])
     assert by_code[consultation.item.tracking_code][6] == "'" + consultation.point.name
     kept = db.session.get(Opinion, quoted.id)
     assert "\n" in kept.text and '"' in kept.text and "," in kept.text  # as submitted (line ends made \n)

@@ -18,6 +18,7 @@ from voting.consultations.models import (
     DraftState,
     Opinion,
     OpinionContact,
+    format_tracking_code,
 )
 from voting.errors import Conflict, Invalid, NotFound
 from voting.extensions import db
@@ -289,7 +290,7 @@ def test_submit_an_opinion_on_an_article(published):
     )  # fmt: skip
     assert len(opinion.tracking_code) == 10 and set(opinion.tracking_code) <= set(ops.CODE_ALPHABET)
     assert opinion.contact is None and opinion.people_count == 1
-    found = ops.get_opinion_by_tracking_code(ops.format_tracking_code(opinion.tracking_code).lower())
+    found = ops.get_opinion_by_tracking_code(format_tracking_code(opinion.tracking_code).lower())
     assert found.id == opinion.id
     assert actions() == ["draft.create", "draft.publish"]  # a resident's submission is not an organizer action
 

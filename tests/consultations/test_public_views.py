@@ -22,6 +22,7 @@ from voting.consultations.models import (
     OpinionContact,
     OpinionStatus,
     SubmitterType,
+    format_tracking_code,
 )
 from voting.consultations.public_views import MAX_OPINION_BODY
 from voting.extensions import db
@@ -245,7 +246,7 @@ def test_an_opinion_through_a_poster_gets_a_tracking_code(published, network, re
     assert opinion.contact_point_id == point.id and opinion.channel == Channel.POSTER
     assert opinion.submitter_type == SubmitterType.RESIDENT and opinion.deputy_id is None
     assert (opinion.contact.name, opinion.contact.phone) == ("张 三", "13812345678")
-    assert ops.format_tracking_code(opinion.tracking_code) == code
+    assert format_tracking_code(opinion.tracking_code) == code
 
 
 def test_an_opinion_on_the_whole_draft_by_the_public_link(published, resident):

@@ -18,6 +18,7 @@ from voting.consultations.models import (
     OpinionContact,
     OpinionStatus,
     SubmitterType,
+    format_tracking_code,
 )
 from voting.errors import Conflict, Forbidden, Invalid, NotFound
 from voting.extensions import db
@@ -110,7 +111,7 @@ def test_filters_narrow_the_list(draft, network, submit, organizer, make_deputie
     assert ids(submitter_type=SubmitterType.DEPUTY) == [d.id]
     assert ids(search="100%") == [b.id]  # % is a character, not a wildcard
     assert ids(search="%") == [b.id]
-    assert ids(search=ops.format_tracking_code(c.tracking_code)) == [c.id]
+    assert ids(search=format_tracking_code(c.tracking_code)) == [c.id]
 
 
 def test_pages_and_orders(draft, submit, organizer):

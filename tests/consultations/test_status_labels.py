@@ -11,7 +11,7 @@ import pytest
 from flask_babel import refresh
 
 from voting.consultations import operations as ops
-from voting.consultations.models import OpinionStatus
+from voting.consultations.models import OpinionStatus, format_tracking_code
 from voting.errors import Conflict
 from voting.extensions import db
 from voting.timeutil import utcnow
@@ -68,7 +68,7 @@ def test_review_pages_show_opinion_statuses(client, login, organizer, handled):
 def test_the_sender_sees_the_same_words(client, handled):
     _, opinions = handled
     for status in ("adopted", "partly_adopted", "not_adopted"):
-        code = ops.format_tracking_code(opinions[status].tracking_code)
+        code = format_tracking_code(opinions[status].tracking_code)
         assert client.get(f"/api/v1/opinions/tracking/{code}").get_json()["status_label"] == CHINESE[status]
         page = client.get(f"/c/track?code={code}").get_data(as_text=True)
         assert CHINESE[status] in page and "入选" not in page

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from voting.api.registry import operation
 from voting.api.views import bp
 from voting.consultations import operations as consultations
-from voting.consultations.models import MAX_OPINION_CHARS, SubmitterType
+from voting.consultations.models import MAX_OPINION_CHARS, SubmitterType, format_tracking_code
 from voting.consultations.public_views import (
     article_label,
     check_opinion_rate,
@@ -210,7 +210,7 @@ def submit_opinion(body):
         contact_phone=None if device else body.contact_phone,
         idempotency_key=idempotency_key(_client(), raw_key),
     )
-    code = consultations.format_tracking_code(opinion.tracking_code)
+    code = format_tracking_code(opinion.tracking_code)
     return OpinionSent(
         tracking_code=code,
         tracking_url=_tracking_url(code),

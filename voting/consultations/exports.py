@@ -29,7 +29,15 @@ from sqlalchemy import LargeBinary, cast, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from voting.consultations.masking import mask_personal_data, mask_phone
-from voting.consultations.models import Article, ContactPoint, Opinion, OpinionContact, OpinionStatus
+from voting.consultations.models import (
+    TRACKING_CODE_LENGTH,
+    Article,
+    ContactPoint,
+    Opinion,
+    OpinionContact,
+    OpinionStatus,
+    format_tracking_code,
+)
 from voting.consultations.stats import CHANNEL_LABELS, SUBMITTER_LABELS, article_label, draft_stats
 from voting.exports import (
     XlsxSheet,
@@ -584,7 +592,7 @@ def raw_lines(draft, include_contacts=False, progress=None):
     points = {point: name.encode() for point, name in points.items()}
     # The codes of the opinions others were merged into, looked up once instead of joined 300,000 times.
     merged = aliased(Opinion)
-    targets = {target: code.encode() for target, code in db.session.execute(
+    targets = {target: format_tracking_code(code).encode() for target, code in db.session.execute(
         select(Opinion.id, Opinion.tracking_code).where(Opinion.id.in_(
             select(merged.merged_into_id).where(merged.draft_id == draft.id, merged.merged_into_id.is_not(None))
         ))
@@ -604,7 +612,7 @@ def raw_lines(draft, include_contacts=False, progress=None):
     query = select(*columns).where(Opinion.draft_id == draft.id).order_by(Opinion.id)
     if include_contacts:
         query = query.outerjoin(OpinionContact, OpinionContact.opinion_id == Opinion.id)
-    field, minutes = csv_field_bytes, {}
+    field, minutes, half = csv_field_bytes, {}, TRACKING_CODE_LENGTH // 2
     whole = articles[None]
     done = 0
     for row in _streamed(query):
@@ -615,8 +623,9 @@ def raw_lines(draft, include_contacts=False, progress=None):
         source = sources.get((submitter, channel))
         if source is None:  # a kind the labels do not know (not stored by this code): shown as it is
             source = f"{csv_field(submitter)},{csv_field(channel)}".encode()
-        line = b"%s,%s%s,%s,%s,%s,%s,%s,%s,%d" % (
-            code, minute, utc[16:], articles.get(article, whole), field(bytes(text)), source,
+        # The code as the resident's receipt prints it (K7QX2-MNP8R), so that it can be searched for.
+        line = b"%s-%s,%s%s,%s,%s,%s,%s,%s,%s,%d" % (
+            code[:half], code[half:], minute, utc[16:], articles.get(article, whole), field(bytes(text)), source,
             points.get(point, b""), statuses[status], targets[merged_into], people,
         )  # fmt: skip
         if include_contacts:

@@ -26,6 +26,12 @@ MAX_OPINION_CHARS = 5000
 TRACKING_CODE_LENGTH = 10
 
 
+def format_tracking_code(code):
+    """Group a tracking code for reading aloud and copying: ``K7QX2-MNP8R``."""
+    half = len(code) // 2
+    return f"{code[:half]}-{code[half:]}"
+
+
 def _in(column, values):
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 

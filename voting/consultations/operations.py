@@ -83,12 +83,6 @@ def normalize_code(code):
     return "".join(ch for ch in folded if ch.isascii() and ch.isalnum())
 
 
-def format_tracking_code(code):
-    """Group a tracking code for reading aloud and copying: ``K7QX2-MNP8R``."""
-    half = len(code) // 2
-    return f"{code[:half]}-{code[half:]}"
-
-
 # -- drafts ----------------------------------------------------------------------------------------
 
 

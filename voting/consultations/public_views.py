@@ -50,6 +50,7 @@ from voting.consultations.models import (
     Opinion,
     OpinionStatus,
     SubmitterType,
+    format_tracking_code,
 )
 from voting.errors import DomainError, Invalid, NotFound, wants_json
 from voting.extensions import db, limiter
@@ -494,7 +495,7 @@ def opinion(draft_id):
             opinion=opinion,
             repeated=repeated,
             device=device,
-            code=operations.format_tracking_code(opinion.tracking_code),
+            code=format_tracking_code(opinion.tracking_code),
         )
     )
     response.headers["Cache-Control"] = "no-store"
@@ -535,7 +536,7 @@ def tracked(opinion):
         merged = True
         item = db.session.get(Opinion, item.merged_into_id)
     return Tracked(
-        code=operations.format_tracking_code(opinion.tracking_code),
+        code=format_tracking_code(opinion.tracking_code),
         draft=opinion.draft,
         article=opinion.article,
         submitted_at=opinion.created_at,
