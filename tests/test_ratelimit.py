@@ -156,3 +156,17 @@ def test_headers_can_be_switched_off(tiny_app):
     response = tiny_app.test_client().get("/counted?who=a")
     assert response.status_code == 200
     assert "X-RateLimit-Limit" not in response.headers
+
+
+def test_a_hit_without_headers_still_counts_and_refuses():
+    from werkzeug.exceptions import TooManyRequests
+
+    app = Flask(__name__)
+    limiter = Limiter(key_func=lambda: "x")
+    limiter.init_app(app)
+    with app.app_context():
+        assert limiter.hit("2 per minute", "scope", "k", headers=False) is None
+        assert limiter.hit("2 per minute", "scope", "k")["X-RateLimit-Remaining"] == "0"  # the first one counted
+        with pytest.raises(TooManyRequests) as refused:
+            limiter.hit("2 per minute", "scope", "k", headers=False)
+        assert refused.value.retry_after > 0

@@ -155,8 +155,11 @@ class Limiter:
 
         return decorator
 
-    def hit(self, limit_string, scope, key):
-        """Count one request of ``key`` on ``scope``; raise RateLimited if over; return the limit's headers."""
+    def hit(self, limit_string, scope, key, headers=True):
+        """Count one request of ``key`` on ``scope``; raise RateLimited if over; return the limit's headers.
+
+        With ``headers=False`` nothing is returned: reading the window back is half of a hit's cost.
+        """
         strategy = current_app.extensions["rate_limits"]
         shown = None
         for item in parse_limits(limit_string):
@@ -166,7 +169,7 @@ class Limiter:
             if not allowed:
                 reset_at, _ = strategy.get_window_stats(item, scope, key)
                 raise RateLimited(_headers(strategy, item, scope, key), max(1, math.ceil(reset_at - time.time())))
-        return _headers(strategy, shown, scope, key)
+        return _headers(strategy, shown, scope, key) if headers else None
 
 
 def _headers(strategy, item, scope, key):

@@ -78,6 +78,24 @@ def test_submit_an_opinion_through_a_poster(client, published, point):
     assert (opinion.contact.name, opinion.contact.phone) == ("张三", "13812345678")
 
 
+def test_the_tracking_url_follows_the_host_asked_and_the_public_base_url(app, client, published):
+    app.config["SERVER_NAME"] = None  # as served: the address comes from the request (the tests fix one)
+    def url(base_url="http://localhost", **environ):
+        body = {"draft_id": published.id, "text": "赞成。"}
+        response = client.post("/api/v1/opinions", json=body, base_url=base_url, environ_overrides=environ)
+        data = response.get_json()
+        assert response.status_code == 201, data
+        return data["tracking_url"].removesuffix(data["tracking_code"])
+
+    assert url() == "http://localhost/c/track?code="
+    assert url("http://rd.example.cn") == "http://rd.example.cn/c/track?code="
+    assert url("https://rd.example.cn:8443") == "https://rd.example.cn:8443/c/track?code="
+    assert url("http://rd.example.cn/renda") == "http://rd.example.cn/renda/c/track?code="
+    assert url() == "http://localhost/c/track?code="  # each remembered apart
+    app.config["PUBLIC_BASE_URL"] = "https://hall.example.cn/"
+    assert url("http://rd.example.cn") == "https://hall.example.cn/c/track?code="
+
+
 def test_an_opinion_on_the_whole_draft(client, published):
     response = submit(client, {"draft_id": published.id, "article_id": None, "text": "总体赞成。"})
     assert response.status_code == 201

@@ -149,12 +149,18 @@ def _raw_idempotency_key():
     return raw
 
 
-_TRACK_PREFIXES = {}  # (PUBLIC_BASE_URL, host, script root) -> the tracking page's address up to the code
+_TRACK_PREFIXES = {}  # (PUBLIC_BASE_URL, what names the host in the request) -> the address up to the code
 
 
 def _tracking_url(code):
     """public_url() of the tracking page for ``code``; url_for() runs once per base address, not per opinion."""
-    key = (current_app.config.get("PUBLIC_BASE_URL"), request.host_url, request.script_root)
+    # The WSGI variables url_for() builds the host from, as they are (after ProxyFix, when used):
+    # request.host_url would decode and re-encode them on every request.
+    environ = request.environ
+    key = (
+        current_app.config.get("PUBLIC_BASE_URL"), environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"),
+        environ.get("SERVER_NAME"), environ.get("SERVER_PORT"), environ.get("SCRIPT_NAME"),
+    )  # fmt: skip
     prefix = _TRACK_PREFIXES.get(key)
     if prefix is None:
         if len(_TRACK_PREFIXES) >= 32:  # the Host header is the caller's to choose

@@ -120,8 +120,9 @@ def check_opinion_rate(key):
         return
     try:
         if key is not None:
-            limiter.hit(config["RATELIMIT_OPINION"], "opinion.client", key)
-        limiter.hit(config["RATELIMIT_OPINION_ADDRESS"], "opinion.address", f"addr:{request.remote_addr}")
+            limiter.hit(config["RATELIMIT_OPINION"], "opinion.client", key, headers=False)
+        address = f"addr:{request.remote_addr}"
+        limiter.hit(config["RATELIMIT_OPINION_ADDRESS"], "opinion.address", address, headers=False)
     except TooManyRequests as error:
         raise OpinionRateLimited(getattr(error, "retry_after", None)) from None
 
