@@ -104,6 +104,38 @@ def test_create_a_draft_from_text_and_read_its_split(client, org, document):
     assert actions() == ["draft.create"]
 
 
+def test_get_draft_gives_heading_notes_and_the_trailer(client, org, document):
+    text = (
+        "某某区物业管理规定\n第一章 总则\n第一条 为了规范物业管理，制定本规定。\n第二章 物业服务\n"
+        "本章规定物业服务的一般要求。\n第二条 本规定自2025年1月1日起施行。\n附件：物业服务收费标准\n一、收费项目。"
+    )
+    created = client.post("/api/v1/drafts", headers=org, json={"text": text}).json
+    body = client.get(f"/api/v1/drafts/{created['id']}", headers=org).json
+    assert body == created and schema_errors(document, "getDraft", 200, body) == []
+    assert [h["notes"] for h in body["headings"]] == [[], ["本章规定物业服务的一般要求。"]]
+    assert body["trailer"] == ["附件：物业服务收费标准", "一、收费项目。"]
+    assert [(w["code"], w["heading"]) for w in body["warnings"]] == [("stray_text", 1), ("trailer", None)]
+    schemas = document["components"]["schemas"]
+    assert "trailer" in schemas["DraftOut"]["required"] and "notes" in schemas["HeadingOut"]["required"]
+    assert schemas["DraftOut"]["examples"][0]["trailer"] and schemas["HeadingOut"]["examples"][0]["notes"]
+
+    # getDraft's structure sent back with updateDraft keeps them; a correction of them is stored.
+    structure = {
+        "style": body["style"],
+        "preamble": body["preamble"],
+        "headings": [{k: h[k] for k in ("level", "number", "title", "parent", "notes")} for h in body["headings"]],
+        "articles": [{k: a[k] for k in ("number", "suffix", "title", "paragraphs", "heading")}
+                     for a in body["articles"]],
+        "trailer": body["trailer"][:1],
+    }  # fmt: skip
+    structure["headings"][0]["notes"] = ["本章说明。"]
+    updated = client.patch(f"/api/v1/drafts/{body['id']}", headers=org, json={"structure": structure})
+    assert updated.status_code == 200, updated.json
+    assert [h["notes"] for h in updated.json["headings"]] == [["本章说明。"], ["本章规定物业服务的一般要求。"]]
+    assert updated.json["trailer"] == ["附件：物业服务收费标准"]
+    assert "notes" in schemas["HeadingIn"]["properties"] and "trailer" in schemas["StructureIn"]["properties"]
+
+
 def test_create_a_draft_from_an_upload(client, org):
     payload = {
         "file": {"filename": "草案.docx", "content_base64": docx("某某办法", "第一条 为了规范。", "第二条 施行。")}

@@ -97,6 +97,32 @@ def test_removing_a_heading_moves_its_articles_to_the_heading_before(data):
     assert [a[2] for a in shape(first)[1]] == [None, 0, 1, 1]
 
 
+def test_removing_a_heading_keeps_its_notes(data):
+    data["preamble"] = ["序言。"]
+    for i, heading in enumerate(data["headings"]):
+        heading["notes"] = [f"说明{i}。"]
+    without_section = corrections.remove_heading(data, 2)  # its notes follow those of the heading before it
+    assert [h["notes"] for h in without_section["headings"]] == [["说明0。"], ["说明1。", "说明2。"], ["说明3。"]]
+    assert without_section["preamble"] == ["序言。"]
+    without_part = corrections.remove_heading(data, 0)  # no heading before it: they follow the preamble
+    assert without_part["preamble"] == ["序言。", "说明0。"]
+    assert [h["notes"] for h in without_part["headings"]] == [["说明1。"], ["说明2。"], ["说明3。"]]
+    bare = corrections.remove_heading(splitter.split(TEXT).to_dict(), 0)  # nothing to keep: nothing added
+    assert bare["preamble"] == [] and all(h["notes"] == [] for h in bare["headings"])
+
+
+def test_other_corrections_keep_the_notes_and_the_trailer(data):
+    data["headings"][1]["notes"] = ["本章说明。"]
+    data["trailer"] = ["附件：表格"]
+    for corrected in (
+        corrections.merge_into_previous(data, 1),
+        corrections.split_article(data, 3, 1),
+        corrections.edit_heading(data, 1, level=3, number=1, title="一般"),
+        corrections.edit_article(data, 0, number=1, suffix=0, title="", paragraphs=["甲。"], heading=3),
+    ):
+        assert corrected["headings"][1]["notes"] == ["本章说明。"] and corrected["trailer"] == ["附件：表格"]
+
+
 @pytest.mark.parametrize(
     "edit, code",
     [
@@ -130,6 +156,19 @@ def test_the_fingerprint_changes_with_what_the_organizer_sees(data):
     assert corrections.fingerprint(data) == print_
     data["articles"][0]["paragraphs"] = ["甲！"]
     assert corrections.fingerprint(data) != print_
+
+
+def test_the_fingerprint_changes_with_heading_notes_and_the_trailer(data):
+    print_ = corrections.fingerprint(data)
+    # Empty ones count as none: a split stored before they were kept has the fingerprint it had.
+    older = {**data, "headings": [{k: v for k, v in h.items() if k != "notes"} for h in data["headings"]]}
+    del older["trailer"]
+    assert corrections.fingerprint(older) == print_
+    data["headings"][1]["notes"] = ["本章说明。"]
+    with_note = corrections.fingerprint(data)
+    assert with_note != print_
+    data["trailer"] = ["附件：表格"]
+    assert corrections.fingerprint(data) not in (print_, with_note)
 
 
 def test_warnings_point_at_articles_and_headings():

@@ -379,6 +379,43 @@ def test_correct_and_remove_a_heading(staff, organizer):
     assert all(a.section.title == "总则" for a in draft.articles)  # its articles now stand under the one before
 
 
+NOTED = f"""某某区物业管理规定
+第一章 总则
+第一条 为了规范物业管理，制定本规定。
+第二章 物业服务
+本章规定物业服务的一般要求。{SCRIPT}
+第二条 物业服务企业应当公示收费标准。
+第三条 本规定自2025年1月1日起施行。
+附件：物业服务收费标准{IMG}
+"""
+
+
+def test_the_split_shows_heading_notes_and_the_trailer(staff, organizer):
+    draft, _ = ops.create_draft(organizer, NOTED)
+    db.session.commit()
+    html = staff.get(f"/consultations/drafts/{draft.id}").text
+    assert SCRIPT not in html and IMG not in html
+    heading = html[html.index('id="heading-1"') : html.index('id="article-1"')]
+    assert '<p class="cadmin-note">本章规定物业服务的一般要求。&lt;script&gt;alert(1)&lt;/script&gt;</p>' in heading
+    trailer = html[html.index('id="article-2"') :]
+    assert trailer.index("<h2>Attachments and notes</h2>") < trailer.index("附件：物业服务收费标准&lt;img")
+    problems, _ = check_page(html)
+    assert problems == []
+
+
+def test_removing_a_heading_keeps_its_notes_under_the_heading_before(staff, organizer):
+    draft, _ = ops.create_draft(organizer, NOTED)
+    db.session.commit()
+    html = staff.get(f"/consultations/drafts/{draft.id}").text
+    response = staff.post(
+        f"/consultations/drafts/{draft.id}/restructure", data={"version": version_of(html), "op": "remove-heading:1"}
+    )
+    assert response.status_code == 302
+    draft = only_draft()
+    assert [(s.title, s.notes) for s in draft.sections] == [("总则", [f"本章规定物业服务的一般要求。{SCRIPT}"])]
+    assert draft.trailer == [f"附件：物业服务收费标准{IMG}"]
+
+
 def test_replace_the_text_and_split_again(staff, messy):
     page = staff.get(f"/consultations/drafts/{messy.id}/text")
     assert page.status_code == 200 and "第四条　禁止携犬进入学校、医院。" in page.text

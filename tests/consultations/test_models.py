@@ -7,7 +7,7 @@ any code path, on SQLite and on PostgreSQL alike.
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from voting.consultations.models import (
@@ -72,6 +72,51 @@ def test_draft_keeps_its_structure_in_order(draft):
     ]
     assert loaded.articles[0].section.title == "总则"
     assert loaded.state == DraftState.DRAFT and loaded.style == "article" and loaded.preamble == []
+
+
+def test_headings_keep_their_notes_and_drafts_their_trailer(draft):
+    assert draft.trailer == [] and draft.sections[0].notes == []  # by default
+    draft.sections[0].notes = ["本章规定物业管理的一般要求。"]
+    draft.trailer = ["附件：物业服务收费标准", "一、收费项目。"]
+    db.session.commit()
+    db.session.expire_all()
+    loaded = db.session.get(Draft, draft.id)
+    assert loaded.sections[0].notes == ["本章规定物业管理的一般要求。"]
+    assert loaded.trailer == ["附件：物业服务收费标准", "一、收费项目。"]
+
+
+def test_migration_0007_gives_stored_drafts_empty_notes_and_trailer(draft):
+    from flask_migrate import downgrade, upgrade
+
+    db.session.add(opinion(draft, article=draft.articles[0]))
+    db.session.commit()
+    draft_id = draft.id
+    db.session.remove()
+    downgrade(revision="0006")
+    assert "trailer" not in {c["name"] for c in inspect(db.engine).get_columns("draft")}
+    assert "notes" not in {c["name"] for c in inspect(db.engine).get_columns("draft_section")}
+    # The columns go in place: no table is rebuilt, so nothing under the draft goes with it (SQLite's DROP
+    # TABLE of a rebuilt draft or draft_section would delete or unlink its articles and opinions).
+    counts = text(
+        "SELECT (SELECT count(*) FROM draft_section), (SELECT count(*) FROM article WHERE section_id IS NOT NULL),"
+        " (SELECT count(*) FROM opinion WHERE article_id IS NOT NULL)"
+    )
+    assert tuple(db.session.execute(counts).one()) == (1, 2, 1)
+    db.session.remove()
+    upgrade()
+    db.session.remove()
+    loaded = db.session.get(Draft, draft_id)
+    assert loaded.trailer == [] and [s.notes for s in loaded.sections] == [[]]
+    assert tuple(db.session.execute(counts).one()) == (1, 2, 1)
+    for table, column in (("draft", "trailer"), ("draft_section", "notes")):
+        found = {c["name"]: c for c in inspect(db.engine).get_columns(table)}[column]
+        assert found["nullable"] is False, (table, column)
+    # A row written without them, by SQL of its own, gets empty lists too.
+    db.session.execute(text("INSERT INTO draft_section (draft_id, level, title, position) VALUES (:d, 2, '附则', 1)"),
+                       {"d": draft_id})  # fmt: skip
+    db.session.commit()
+    db.session.expire_all()
+    assert [s.notes for s in db.session.get(Draft, draft_id).sections] == [[], []]
 
 
 def test_draft_moves_forward_only(draft):

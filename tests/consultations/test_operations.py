@@ -25,6 +25,20 @@ from voting.extensions import db
 from voting.timeutil import utcnow
 
 DRAFTS = Path(__file__).parent / "drafts"
+# A chapter's opening sentence between 第二章 and 第二条, and an attachment after the last article. (An
+# opening sentence under 第一章, before any article, is read as the preamble.)
+NOTED = """某某区物业管理规定
+第一章 总则
+第一条 为了规范物业管理，制定本规定。
+第二章 物业服务
+本章规定物业服务的一般要求。
+第二条 物业服务企业应当公示收费标准。
+第三条 本规定自2025年1月1日起施行。
+附件：物业服务收费标准
+一、收费项目。
+"""
+NOTE = "本章规定物业服务的一般要求。"
+TRAILER = ["附件：物业服务收费标准", "一、收费项目。"]
 
 
 def draft_text(name):
@@ -190,6 +204,46 @@ def test_update_with_new_text_splits_again(app, organizer):
     assert [a.number for a in draft.articles] == [1, 3] and draft.source_text.endswith("丙。")
 
 
+def test_heading_notes_and_the_trailer_are_stored_and_survive_a_correction(app, organizer):
+    draft, warnings = ops.create_draft(organizer, NOTED)
+    assert [w.code for w in warnings] == ["stray_text", "trailer"]
+    db.session.commit()
+    db.session.expire_all()
+    assert [s.notes for s in draft.sections] == [[], [NOTE]]
+    assert draft.trailer == TRAILER
+    structure = ops.structure_of(draft)
+    assert [h.notes for h in structure.headings] == [[], [NOTE]] and structure.trailer == TRAILER
+
+    corrected = structure.to_dict()
+    corrected["articles"][1]["title"] = "收费公示"
+    ops.update_draft(organizer, draft, structure=corrected)
+    db.session.commit()
+    db.session.expire_all()
+    assert draft.articles[1].title == "收费公示"
+    assert ops.structure_of(draft).to_dict() == corrected  # notes and trailer included
+
+    # A new text brings its own: here a changed note and no attachment.
+    ops.update_draft(organizer, draft, text=NOTED.replace("本章规定", "本章明确").partition("附件")[0])
+    db.session.commit()
+    db.session.expire_all()
+    assert [s.notes for s in draft.sections] == [[], ["本章明确物业服务的一般要求。"]] and draft.trailer == []
+
+
+def test_corrected_notes_and_trailer_are_stripped_and_empty_ones_dropped(app, organizer):
+    draft, _ = ops.create_draft(organizer, "某规定\n第一条 甲。")
+    structure = {
+        "headings": [{"level": 2, "number": 1, "title": "总则", "notes": [" 本章说明。 ", "  "]}],
+        "articles": [{"number": 1, "paragraphs": ["甲。"], "heading": 0}],
+        "trailer": ["", " 附件：表格 "],
+    }
+    ops.update_draft(organizer, draft, structure=structure)
+    db.session.commit()
+    db.session.expire_all()
+    assert draft.sections[0].notes == ["本章说明。"] and draft.trailer == ["附件：表格"]
+    ops.update_draft(organizer, draft, structure={"headings": [{"level": 2, "title": "总则"}], "articles": []})
+    assert draft.sections[0].notes == [] and draft.trailer == []  # left out: none
+
+
 @pytest.mark.parametrize(
     "structure",
     [
@@ -206,6 +260,12 @@ def test_update_with_new_text_splits_again(app, organizer):
         {"articles": [{"number": 1, "paragraphs": "甲。"}]},
         {"articles": [{"number": 1, "paragraphs": [1]}]},
         {"articles": [{"number": 1, "paragraphs": ["长" * (ops.MAX_PARAGRAPH_CHARS + 1)]}]},
+        {"headings": [{"level": 2, "title": "章", "notes": "本章说明。"}]},
+        {"headings": [{"level": 2, "title": "章", "notes": [None]}]},
+        {"headings": [{"level": 2, "title": "章", "notes": ["长" * (ops.MAX_PARAGRAPH_CHARS + 1)]}]},
+        {"trailer": "附件"},
+        {"trailer": [["附件"]]},
+        {"trailer": ["长" * (ops.MAX_PARAGRAPH_CHARS + 1)]},
     ],
 )
 def test_corrected_structure_is_validated(app, organizer, structure):

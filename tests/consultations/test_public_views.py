@@ -184,6 +184,50 @@ def test_bracketed_article_titles_are_shown(publish, resident):
     assert f"【{titled.title}】</h3>" in resident.get(f"/c/drafts/{draft.id}").text
 
 
+# A chapter's opening sentence (kept as a note of 第二章) and an attachment after the last article.
+NOTED = f"""某某区物业管理规定
+第一章 总则
+第一条 为了规范物业管理，制定本规定。
+第二章 物业服务
+本章规定物业服务的一般要求。{SCRIPT}
+第二条 物业服务企业应当公示收费标准。
+第三条 本规定自2025年1月1日起施行。
+附件：物业服务收费标准{SCRIPT}
+一、收费项目。
+"""
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+@pytest.fixture
+def noted(app, organizer):
+    draft, _ = ops.create_draft(organizer, NOTED)
+    ops.publish_draft(organizer, draft)
+    db.session.commit()
+    return draft
+
+
+def test_the_attachment_after_the_last_article_is_shown_after_the_articles(noted, resident, browser):
+    html = resident.get(f"/c/drafts/{noted.id}").text
+    assert SCRIPT not in html
+    text = html[html.index('class="consult-text"') :]
+    last, heading = text.index("本规定自2025年1月1日起施行。"), text.index(">Attachments and notes</h2>")
+    assert last < heading < text.index(f'<p class="consult-note">附件：物业服务收费标准{ESCAPED}</p>')
+    assert '<p class="consult-note">一、收费项目。</p>' in text
+    assert ">附件及说明</h2>" in browser(language="zh").get(f"/c/drafts/{noted.id}").text
+    without, _ = ops.create_draft(None, NOTED.partition("附件")[0])
+    ops.publish_draft(None, without)
+    db.session.commit()
+    assert "Attachments and notes" not in resident.get(f"/c/drafts/{without.id}").text
+
+
+def test_a_heading_note_is_shown_under_its_heading(noted, resident):
+    html = resident.get(f"/c/drafts/{noted.id}").text
+    assert SCRIPT not in html
+    text = html[html.index('class="consult-text"') :]
+    note = text.index(f'<p class="consult-note">本章规定物业服务的一般要求。{ESCAPED}</p>')
+    assert text.index("第二章 物业服务</h2>") < note < text.index("<h3>第二条</h3>")
+
+
 @pytest.mark.parametrize("path", ["/c/drafts/999", "/c/drafts/999/opinion"])
 def test_unknown_drafts(resident, path):
     response = resident.get(path)
@@ -644,11 +688,13 @@ def transfer(client, response):
 
 
 def own_text(draft):
-    """The draft's own words as the page shows them: title, preamble, explanation, headings and articles."""
+    """The draft's own words as the page shows them: title, preamble, explanation, headings, articles, trailer."""
     parts = [draft.title, *draft.preamble, draft.explanation]
-    parts += [f"{s.title}" for s in draft.sections]
+    for section in draft.sections:
+        parts += [section.title, *section.notes]
     for article in draft.articles:
         parts += [article.title or "", *article.paragraphs]
+    parts += draft.trailer
     return "\n".join(parts).encode()
 
 

@@ -320,7 +320,10 @@ DRAFT_CASES = [
         title="杨浦区户外招牌设置管理规定（草案）",
         articles=[("第一条", "立法目的", 1), ("第二条", "适用范围", 1), ("第三条", None, 1)],
         texts={"第一条": ["为了加强户外招牌设置管理，提升城市容貌品质，制定本规定。"]},
-        warnings=["text after the last article kept apart: 关于《杨浦区户外招牌设置管理规定（草案）》的说明"],
+        warnings=[
+            "text after the last article kept as an attachment, shown after the articles: "
+            "关于《杨浦区户外招牌设置管理规定（草案）》的说明"
+        ],
     ),
 ]
 

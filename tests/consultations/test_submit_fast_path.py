@@ -139,3 +139,29 @@ def test_new_codes_use_the_whole_alphabet_evenly():
     counts = [symbols.count(c) for c in ops.CODE_ALPHABET]
     assert len(symbols) == 31_000 and set(symbols) <= set(ops.CODE_ALPHABET)
     assert min(counts) > 800 and max(counts) < 1200  # 1,000 each expected
+
+
+def test_an_opinion_joins_the_callers_transaction_or_commits_by_itself(app, published):
+    draft_id = published.id
+    # The session in a transaction (it has read the draft): the opinion goes or stays with it.
+    assert db.session.get(ops.Draft, draft_id) is not None
+    ops.record_opinion(draft_id, "随调用者回滚。")
+    db.session.rollback()
+    assert count(Opinion) == 0
+    # An idle session: nothing to join, so the opinion is committed at once.
+    db.session.close()
+    ops.record_opinion(draft_id, "单独提交。")
+    db.session.rollback()
+    assert db.session.scalars(select(Opinion.text)).all() == ["单独提交。"]
+
+
+def test_a_collision_inside_the_callers_transaction_rolls_it_back_and_asks_to_resend(app, published, monkeypatch):
+    first, _ = ops.record_opinion(published.id, "第一条意见。")
+    db.session.commit()
+    assert db.session.get(ops.Draft, published.id) is not None  # the session is in a transaction now
+    monkeypatch.setattr(ops, "new_code", lambda length: first.tracking_code)
+    with pytest.raises(ops.Conflict) as refused:
+        ops.record_opinion(published.id, "第二条意见。", contact_name="李四")
+    assert refused.value.code == "opinion_retry"
+    assert not db.session().in_transaction()  # rolled back, the session usable again
+    assert count(Opinion) == 1 and count(OpinionContact) == 0

@@ -54,6 +54,9 @@ class HeadingIn(BaseModel):
     number: int | None = Field(None, description="None for an unnumbered 总则 or 附则.")
     title: str = ""
     parent: int | None = Field(None, description="Position of the enclosing heading in `headings`.")
+    notes: list[str] = Field(
+        default_factory=list, description="Paragraphs between the heading and its first article, shown under it."
+    )
 
 
 class ArticleIn(BaseModel):
@@ -76,6 +79,9 @@ class StructureIn(BaseModel):
     preamble: list[str] = Field(default_factory=list, description="Paragraphs before the first article.")
     headings: list[HeadingIn] = Field(default_factory=list)
     articles: list[ArticleIn] = Field(default_factory=list)
+    trailer: list[str] = Field(
+        default_factory=list, description="Paragraphs after the last article (an attached 说明 or 附件)."
+    )
 
 
 class DraftIn(BaseModel):
@@ -117,9 +123,14 @@ class DraftUpdate(BaseModel):
 
 
 class HeadingOut(HeadingIn):
-    model_config = _examples({**_example(HeadingIn), "position": 0, "label": "第一章"})
+    model_config = _examples(
+        {**_example(HeadingIn), "position": 0, "label": "第一章", "notes": ["本章规定物业服务的一般要求。"]}
+    )
     position: int
     label: str = Field(description="第一章, or empty for an unnumbered heading.")
+    notes: list[str] = Field(
+        description="Paragraphs between the heading and its first article, shown to residents under the heading."
+    )
 
 
 class ArticleOut(BaseModel):
@@ -137,7 +148,8 @@ class ArticleOut(BaseModel):
 class WarningOut(BaseModel):
     model_config = _examples({"code": "duplicate", "message": "第四条出现了不止一次。", "article": 3, "heading": None})
     code: str = Field(description="no_articles, duplicate, missing, out_of_order, empty, duplicate_heading, "
-                      "heading_order or missing_heading.")  # fmt: skip
+                      "heading_order, missing_heading, toc_mismatch, stray_text (a heading has notes) or trailer "
+                      "(text after the last article).")  # fmt: skip
     message: str
     article: int | None = Field(description="Position of the article it is about.")
     heading: int | None = Field(description="Position of the heading it is about.")
@@ -158,6 +170,7 @@ class DraftOut(BaseModel):
             "preamble": [],
             "headings": [_example(HeadingOut)],
             "articles": [_example(ArticleOut)],
+            "trailer": ["附件：物业服务收费标准"],
             "warnings": [],
             "url": None,
         }
@@ -174,6 +187,9 @@ class DraftOut(BaseModel):
     preamble: list[str]
     headings: list[HeadingOut]
     articles: list[ArticleOut]
+    trailer: list[str] = Field(
+        description="Paragraphs after the last article (an attached 说明 or 附件), shown to residents after them."
+    )
     warnings: list[WarningOut] = Field(description="What to check before publishing; empty once published.")
     url: str | None = Field(description="The residents' page, once published.")
 
@@ -229,7 +245,13 @@ def _draft_out(draft):
         preamble=data["preamble"],
         headings=[
             HeadingOut(
-                position=i, label=h["label"], level=h["level"], number=h["number"], title=h["title"], parent=h["parent"]
+                position=i,
+                label=h["label"],
+                level=h["level"],
+                number=h["number"],
+                title=h["title"],
+                parent=h["parent"],
+                notes=h["notes"],
             )
             for i, h in enumerate(data["headings"])
         ],  # fmt: skip
@@ -246,6 +268,7 @@ def _draft_out(draft):
             )
             for i, (stored, a) in enumerate(zip(draft.articles, data["articles"], strict=True))
         ],  # fmt: skip
+        trailer=data["trailer"],
         warnings=[
             WarningOut(
                 code=w["code"],
@@ -318,7 +341,9 @@ def create_draft(body):
     errors=(404,),
 )
 def get_draft(draft_id):
-    """Headings and articles in order; an article's ``heading`` and a heading's ``parent`` are positions."""
+    """Headings and articles in order; an article's ``heading`` and a heading's ``parent`` are positions. A
+    heading's ``notes`` and the draft's ``trailer`` are the text the residents' page shows under the heading
+    and after the last article."""
     return _draft_out(consultations.get_draft(draft_id))
 
 
@@ -336,7 +361,8 @@ def get_draft(draft_id):
 def update_draft(draft_id, body):
     """Title, explanation, text and structure change only before publishing (409 ``draft_published``);
     the deadline can still move while the draft is open. A ``structure`` replaces all headings and
-    articles: send back getDraft's ``headings`` and ``articles`` with your corrections."""
+    articles: send back getDraft's ``preamble``, ``headings`` (with their ``notes``), ``articles`` and
+    ``trailer`` with your corrections."""
     draft = consultations.get_draft(draft_id)
     structure = body.structure.model_dump() if body.structure is not None else None
     consultations.update_draft(

@@ -27,12 +27,20 @@ class CorrectionError(ValueError):
 
 
 def fingerprint(data):
-    """Return a short hash of what the organizer sees of a split (numbers, titles, text, headings)."""
+    """Return a short hash of what the organizer sees of a split (numbers, titles, text, headings, notes).
+
+    Heading notes and the trailer count only when there are some, so that a split without them
+    keeps the fingerprint it had before they were stored: a page open across an upgrade stays current.
+    """
     content = {
-        "headings": [[h["level"], h["number"], h["title"]] for h in data["headings"]],
+        "headings": [
+            [h["level"], h["number"], h["title"], *([h["notes"]] if h.get("notes") else [])] for h in data["headings"]
+        ],
         "articles": [[a["number"], a["suffix"], a["title"], a["paragraphs"], a["heading"]] for a in data["articles"]],
         "preamble": data.get("preamble") or [],
     }
+    if data.get("trailer"):
+        content["trailer"] = data["trailer"]
     raw = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
@@ -144,11 +152,18 @@ def edit_heading(data, index, *, level, number, title):
 def remove_heading(data, index):
     """Return the split without heading ``index``, for a line the splitter took for a heading.
 
-    Its articles then stand where the text puts them: under the heading before it.
+    Its articles then stand where the text puts them: under the heading before it. Its notes (the
+    text between it and its first article) are kept with them: they follow the notes of the
+    heading before it, or, with no heading before it, the preamble. No word is lost.
     """
     data = copy.deepcopy(data)
-    _heading(data, index)
+    removed = _heading(data, index)
     before = index - 1 if index > 0 else None
+    notes = list(removed.get("notes") or [])
+    if notes and before is None:
+        data["preamble"] = [*(data.get("preamble") or []), *notes]
+    elif notes:
+        data["headings"][before]["notes"] = [*(data["headings"][before].get("notes") or []), *notes]
     for article in data["articles"]:
         position = article["heading"]
         if position == index:

@@ -89,6 +89,9 @@ class Draft(db.Model):
     source_text: Mapped[str] = mapped_column(Text, default="")  # as pasted or read from the upload
     style: Mapped[str] = mapped_column(String(10), default="article")  # 第X条, or 一、 in a 决定
     preamble: Mapped[list] = mapped_column(JSON, default=list)
+    # Paragraphs after the last article (an attached 说明 or 附件), shown to residents after the articles.
+    # The server default filled the drafts stored before the column existed (migration 0007).
+    trailer: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     state: Mapped[str] = mapped_column(String(10), default=DraftState.DRAFT)
     deadline: Mapped[datetime]  # naive UTC; comments are accepted before it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -145,6 +148,8 @@ class DraftSection(db.Model):
     number: Mapped[int | None]  # None for an unnumbered 总则/附则
     title: Mapped[str] = mapped_column(String(200), default="")
     position: Mapped[int]
+    # Paragraphs between the heading and its first article (a chapter's opening sentence), shown under it.
+    notes: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
 
     draft: Mapped[Draft] = relationship(back_populates="sections")
     parent: Mapped["DraftSection | None"] = relationship(remote_side=[id])
@@ -297,8 +302,9 @@ class Opinion(db.Model):
     # The text with the phone, ID and account numbers in it masked (masking.py), kept when masking changed
     # it: what exports publish (coalesce(masked_text, text)), so 300,000 rows are not masked again on every
     # download. The text never changes once received; every insert fills this (masked_text_for()).
-    masked_text: Mapped[str | None] = mapped_column(Text, default=lambda context: masked_text_for(
-        context.get_current_parameters()["text"]))
+    masked_text: Mapped[str | None] = mapped_column(
+        Text, default=lambda context: masked_text_for(context.get_current_parameters()["text"])
+    )
     submitter_type: Mapped[str] = mapped_column(String(10), default=SubmitterType.RESIDENT)
     channel: Mapped[str] = mapped_column(String(10), default=Channel.LINK)
     # An unknown or retired point leaves the opinion unattributed, never lost.

@@ -317,7 +317,7 @@ class TocNode:
 def _outline(draft):
     """Return (toc, body): the heading tree for the contents, and the page's sequence in document order.
 
-    ``body`` is a list of ("heading", level, label) and ("article", Article) entries, each heading
+    ``body`` is a list of ("heading", level, label, notes) and ("article", Article) entries, each heading
     just before the first article under it.
     """
     sections = {s.id: s for s in draft.sections}
@@ -335,7 +335,7 @@ def _outline(draft):
             section = sections.get(section.parent_id)
         for section in reversed(chain):
             shown.add(section.id)
-            body.append(("heading", section.level, _heading_label(section)))
+            body.append(("heading", section.level, _heading_label(section), section.notes or []))
         body.append(("article", article))
     return top, body
 

@@ -627,7 +627,8 @@ def _range_label(first, last, name="条"):
 
 
 def check(structure):
-    """List what looks wrong in a split: skipped, repeated or out-of-order numbers, empty articles."""
+    """List what looks wrong in a split: skipped, repeated or out-of-order numbers, empty articles, and
+    what to read before publishing: text kept outside the articles (heading notes, the trailer)."""
     warnings = []
     if not structure.articles:
         warnings.append(SplitWarning("no_articles", "no articles found"))
@@ -653,10 +654,14 @@ def check(structure):
         if not article.paragraphs:
             warnings.append(SplitWarning("empty", f"{label} has no text", article.line))
     warnings.extend(_heading_warnings(structure))
+    # Heading notes and the trailer are stored and shown to residents (notes under their heading, the
+    # trailer after the articles). They are still reported: the splitter may have taken a paragraph of an
+    # article for them, and an attachment after the articles may be one the organizer does not mean to
+    # publish. The messages are plain English like the others; the pages word them by ``code``.
     for heading in structure.headings:
         if heading.notes:
-            warnings.append(SplitWarning("stray_text", f"text after heading “{heading.title}” before any article",
-                                    heading.line))  # fmt: skip
+            message = f"text after heading “{heading.title}” before any article kept as a note under it"
+            warnings.append(SplitWarning("stray_text", message, heading.line))
     found = {(h.level, h.number, _compact(h.title).translate(_MATCH_MAP)) for h in structure.headings}
     for entry in structure.toc:
         line = _Line(0, entry, entry.translate(_MATCH_MAP), False)
@@ -664,7 +669,8 @@ def check(structure):
             message = f"the table of contents lists “{entry}” but the text has no such heading"
             warnings.append(SplitWarning("toc_mismatch", message))
     if structure.trailer:
-        warnings.append(SplitWarning("trailer", "text after the last article kept apart: " + structure.trailer[0][:40]))
+        message = "text after the last article kept as an attachment, shown after the articles: "
+        warnings.append(SplitWarning("trailer", message + structure.trailer[0][:40]))
     return warnings
 
 

@@ -150,7 +150,7 @@ def new():
                 articles=len(draft.articles),
             )
             flash(message, "success")
-            for note in _dropped_text_warnings(warnings):
+            for note in _kept_text_notes(warnings):
                 flash(note, "info")
             target = url_for("consultations.draft", draft_id=draft.id)
             if wants_json:
@@ -161,29 +161,34 @@ def new():
     return render_template("consultations/draft_new.html", form=form), 400
 
 
-def _dropped_text_warnings(warnings):
-    """Say what the stored split does not keep: text between a heading and its first article, the
-    table of contents, an attachment after the last article. The draft's page cannot show these later."""
+def _kept_text_notes(warnings):
+    """Say where the split put text outside the articles (a heading's note, an attachment) and what the
+    table of contents lists in vain: worth a look before publishing, since residents will read it."""
     for warning in warnings:
-        if warning.code == "stray_text":
-            title = re.search(r"“(.*)”", warning.message)
-            yield _(
-                "Text after the heading “%(title)s” and before its first article is not part of any article "
-                "and was left out. Add it to an article if residents should read it.",
-                title=title[1] if title else "",
-            )
-        elif warning.code == "toc_mismatch":
-            entry = re.search(r"“(.*)”", warning.message)
-            yield _(
-                "The table of contents lists “%(entry)s”, but the text has no such heading.",
-                entry=entry[1] if entry else "",
-            )
-        elif warning.code == "trailer":
-            yield _(
-                "The text after the last article (%(start)s…) was left out of the draft, as an attachment "
-                "or explanation would be.",
-                start=warning.message.partition(": ")[2],
-            )
+        message = _text_outside_articles(warning)
+        if message is not None:
+            yield message
+
+
+def _text_outside_articles(warning):
+    """The organizer's wording of a warning about text outside the articles, or None for other warnings."""
+    quoted = re.search(r"“(.*)”", warning.message)
+    if warning.code == "stray_text":
+        return _(
+            "Text after the heading “%(title)s” and before its first article is kept as a note under the "
+            "heading, and residents will read it there. If it belongs to an article, move it there.",
+            title=quoted[1] if quoted else "",
+        )
+    if warning.code == "toc_mismatch":
+        return _("The table of contents lists “%(entry)s”, but the text has no such heading.",
+                 entry=quoted[1] if quoted else "")  # fmt: skip
+    if warning.code == "trailer":
+        return _(
+            "The text after the last article (%(start)s…) is kept as an attachment and shown to residents "
+            "after the articles. If it should not be published, remove it from the text and split again.",
+            start=warning.message.partition(": ")[2],
+        )
+    return None
 
 
 # -- a draft: the split, corrections, publish, close -----------------------------------------------
@@ -226,7 +231,10 @@ def _warning_message(warning, subject):
         ),
     }
     make = messages.get(warning.code)
-    return make() if make else warning.message
+    if make:
+        return make()
+    outside = _text_outside_articles(warning)
+    return outside if outside is not None else warning.message
 
 
 def _article_label(data, article):
